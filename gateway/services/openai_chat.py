@@ -1,0 +1,118 @@
+"""The OpenAI Chat Completions surface, over the shared pipeline.
+
+OpenAI requests are translated to Anthropic Messages on the way in, and
+messages or events back to OpenAI completions or chunks on the way out.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from gateway.services.clients import ClientProfile
+from gateway.services.exchange import OPENAI, Exchange
+from gateway.services.pipeline import Gateway
+from gateway.services.pricing import Usage, cost_object, usage_cost
+from gateway.translate.openai_request import to_anthropic_request, validate_chat_request
+from gateway.translate.openai_response import to_openai_completion
+from gateway.translate.openai_stream import OpenAIStreamTranslator
+
+# The translation needs a max_tokens before routing has chosen the model whose
+# default applies; this placeholder is replaced right after routing.
+_PLACEHOLDER_MAX_TOKENS = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ChatOptions:
+    """Per-request options the client sets through headers."""
+
+    request_id: str
+    route_strategy: str | None = None
+    optimize: str | None = None
+    cache_control: str = ""
+
+
+class OpenAIChatService:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def start(
+        self, *, client: ClientProfile, body: object, options: ChatOptions
+    ) -> tuple[Exchange, dict]:
+        """Validate, translate and admit a request; nothing is sent yet."""
+        request = validate_chat_request(body)
+        upstream_body = to_anthropic_request(
+            request,
+            model=request.get("model") or "auto",
+            default_max_tokens=_PLACEHOLDER_MAX_TOKENS,
+        )
+        exchange = Exchange(
+            request_id=options.request_id,
+            surface=OPENAI,
+            client=client,
+            body=upstream_body,
+            stream=bool(request.get("stream")),
+            optimize_header=options.optimize,
+            cache_control_header=options.cache_control,
+        )
+
+        await self.gateway.admit(
+            exchange,
+            requested_model=request.get("model"),
+            strategy_header=options.route_strategy,
+        )
+        if not _client_max_tokens(request):
+            upstream_body["max_tokens"] = exchange.model.max_output_tokens
+        return exchange, request
+
+    async def complete(self, exchange: Exchange, request: dict) -> dict:
+        reply = await self.gateway.complete(exchange)
+        extra = {}
+        if exchange.usage is not None and exchange.cost is not None:
+            extra["cost"] = cost_object(exchange.usage, exchange.cost)
+
+        return to_openai_completion(
+            reply.message,
+            completion_id=_completion_id(),
+            created=int(time.time()),
+            model=reply.message.get("model") or exchange.model.model_id,
+            extra=extra,
+        )
+
+    async def stream(self, exchange: Exchange, request: dict) -> AsyncIterator[bytes]:
+        """Open the upstream stream now, so failures still get a clean status."""
+        upstream = await self.gateway.open_stream(exchange)
+        translator = OpenAIStreamTranslator(
+            completion_id=_completion_id(),
+            created=int(time.time()),
+            model=exchange.model.model_id,
+            include_usage=_include_usage(request),
+        )
+        return self._translate(exchange, upstream, translator)
+
+    async def _translate(self, exchange, upstream, translator) -> AsyncIterator[bytes]:
+        async for event in self.gateway.relay(exchange, upstream):
+            if event.name == "message_stop" and exchange.model is not None:
+                translator.set_usage_extra(self._cost_for(exchange, translator))
+            chunk = translator.feed(event.json())
+            if chunk:
+                yield chunk
+
+    def _cost_for(self, exchange: Exchange, translator: OpenAIStreamTranslator) -> dict:
+        usage = Usage.from_anthropic(translator.usage)
+        return {"cost": cost_object(usage, usage_cost(exchange.model, usage))}
+
+
+def _client_max_tokens(request: dict) -> bool:
+    return bool(request.get("max_completion_tokens") or request.get("max_tokens"))
+
+
+def _include_usage(request: dict) -> bool:
+    options = request.get("stream_options") or {}
+    return bool(options.get("include_usage"))
+
+
+def _completion_id() -> str:
+    return "chatcmpl-" + secrets.token_hex(12)
