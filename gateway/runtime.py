@@ -10,18 +10,24 @@ from gateway.providers.anthropic import AnthropicProvider
 from gateway.services.catalog import ModelCatalog
 from gateway.services.clients import ClientDirectory
 from gateway.services.dispatch import Dispatcher
+from gateway.conf import config
 from gateway.services.pipeline import Gateway
+from gateway.state.store import build_state_store
 
 _gateway: Gateway | None = None
 
 
 def build_gateway() -> Gateway:
     providers = {"anthropic": AnthropicProvider()}
-    return Gateway(
+    store = build_state_store(config().REDIS_URL)
+    gateway = Gateway(
         catalog=ModelCatalog(),
         clients=ClientDirectory(),
         dispatcher=Dispatcher(providers),
+        store=store,
     )
+    # Each optional stage is attached here, once its feature exists.
+    return gateway
 
 
 def get_gateway() -> Gateway:

@@ -32,6 +32,7 @@ from gateway.services.exchange import Exchange
 from gateway.services.pricing import Usage, usage_cost
 from gateway.services.routing import route_request
 from gateway.services.tokens import estimate_input_tokens
+from gateway.state.store import StateStore
 from gateway.sse import SSEEvent, encode_event
 
 logger = logging.getLogger(__name__)
@@ -44,11 +45,17 @@ class Gateway:
 
     def __init__(
         self, *, catalog: ModelCatalog, clients: ClientDirectory,
-        dispatcher: Dispatcher,
+        dispatcher: Dispatcher, store: StateStore | None = None,
     ) -> None:
         self.catalog = catalog
         self.clients = clients
         self.dispatcher = dispatcher
+        self.store = store
+        # Optional stages, plugged in by ``gateway.runtime``: each is None until
+        # its feature is configured, and the pipeline skips a missing stage.
+        self.limiter = None
+        self.optimizer = None
+        self.response_cache = None
         self.observers: list[Observer] = []
 
     async def authenticate(self, key: str | None) -> ClientProfile:
@@ -70,17 +77,22 @@ class Gateway:
         if exchange.body.get("model") != decision.model.model_id:
             self._set_model(exchange, requested_model)
 
+        if self.limiter is not None:
+            await self.limiter.admit(exchange)
+        if self.optimizer is not None:
+            self.optimizer.apply(exchange)
+
     async def complete(self, exchange: Exchange) -> UpstreamReply:
         """Answer a non-streaming request with a complete message."""
         try:
             reply = await self.dispatcher.create(exchange)
         except GatewayError as exc:
-            self.settle(exchange, error=exc)
+            await self.settle(exchange, error=exc)
             raise
 
         exchange.served_model = reply.message.get("model")
         exchange.usage = Usage.from_anthropic(reply.message.get("usage"))
-        self.settle(exchange)
+        await self.settle(exchange)
         return reply
 
     async def open_stream(self, exchange: Exchange) -> EventStream:
@@ -88,7 +100,7 @@ class Gateway:
         try:
             return await self.dispatcher.stream(exchange)
         except GatewayError as exc:
-            self.settle(exchange, error=exc)
+            await self.settle(exchange, error=exc)
             raise
 
     async def relay(
@@ -123,10 +135,12 @@ class Gateway:
             exchange.served_model = tracker.model
             if error is None and not stream.completed:
                 exchange.status, exchange.error_type = 499, "client_disconnected"
-            self.settle(exchange, error=error)
+            await self.settle(exchange, error=error)
 
-    def settle(self, exchange: Exchange, *, error: GatewayError | None = None) -> None:
-        """Price the usage and tell every observer; runs once per exchange."""
+    async def settle(
+        self, exchange: Exchange, *, error: GatewayError | None = None
+    ) -> None:
+        """Price the usage, release limits, tell observers; once per exchange."""
         if exchange.settled:
             return
         exchange.settled = True
@@ -136,6 +150,8 @@ class Gateway:
             exchange.error_type = error.anthropic_type
         if exchange.usage is not None and exchange.model is not None:
             exchange.cost = usage_cost(exchange.model, exchange.usage)
+        if self.limiter is not None:
+            await self.limiter.settle(exchange)
         for observer in self.observers:
             try:
                 observer(exchange)
