@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from gateway.providers.base import EventStream
 from gateway.services.clients import ClientProfile
 from gateway.services.exchange import OPENAI, Exchange
 from gateway.services.pipeline import Gateway
@@ -89,20 +90,26 @@ class OpenAIChatService:
             created=int(time.time()),
             model=exchange.model.model_id,
             include_usage=_include_usage(request),
+            final_extra=lambda usage: _cost_extra(exchange, usage),
         )
         return self._translate(exchange, upstream, translator)
 
-    async def _translate(self, exchange, upstream, translator) -> AsyncIterator[bytes]:
+    async def _translate(
+        self, exchange: Exchange, upstream: EventStream,
+        translator: OpenAIStreamTranslator,
+    ) -> AsyncIterator[bytes]:
         async for event in self.gateway.relay(exchange, upstream):
-            if event.name == "message_stop" and exchange.model is not None:
-                translator.set_usage_extra(self._cost_for(exchange, translator))
             chunk = translator.feed(event.json())
             if chunk:
                 yield chunk
 
-    def _cost_for(self, exchange: Exchange, translator: OpenAIStreamTranslator) -> dict:
-        usage = Usage.from_anthropic(translator.usage)
-        return {"cost": cost_object(usage, usage_cost(exchange.model, usage))}
+
+def _cost_extra(exchange: Exchange, usage: dict) -> dict:
+    """The ``cost`` object added to the final usage chunk of a stream."""
+    if exchange.model is None:
+        return {}
+    measured = Usage.from_anthropic(usage)
+    return {"cost": cost_object(measured, usage_cost(exchange.model, measured))}
 
 
 def _client_max_tokens(request: dict) -> bool:
