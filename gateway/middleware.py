@@ -12,6 +12,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 
+from asgiref.sync import markcoroutinefunction
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
@@ -71,6 +72,8 @@ def api_exempt(middleware_class: type) -> type:
         def __init__(self, get_response: GetResponse) -> None:
             self.get_response = get_response
             self.inner = middleware_class(get_response)
+            # Django's middleware detects async neighbours by this marker.
+            markcoroutinefunction(self)
 
         async def __call__(self, request: HttpRequest) -> HttpResponseBase:
             if request.path.startswith(API_PREFIXES):

@@ -49,12 +49,15 @@ class OpenAIChatService:
             model=request.get("model") or "auto",
             default_max_tokens=_PLACEHOLDER_MAX_TOKENS,
         )
+        stream = bool(request.get("stream"))
+        if stream:
+            upstream_body["stream"] = True
         exchange = Exchange(
             request_id=options.request_id,
             surface=OPENAI,
             client=client,
             body=upstream_body,
-            stream=bool(request.get("stream")),
+            stream=stream,
             optimize_header=options.optimize,
             cache_control_header=options.cache_control,
         )
