@@ -40,12 +40,19 @@ class GatewayConfig:
     CACHE_ENABLED: bool
     CACHE_TTL_SECONDS: int
     CACHE_MAX_ENTRY_BYTES: int
+    CACHE_MEMORY_MAX_BYTES: int
+    CACHE_LOCK_SECONDS: float
+    OPTIMIZE_TRIM_BUDGET_TOKENS: int
     MAX_REQUEST_BYTES: int
     MAX_MESSAGES: int
     MAX_TOOLS: int
     MAX_OUTPUT_TOKENS: int
     CLIENT_CACHE_SECONDS: float
     REDIS_URL: str | None
+    REDIS_COOLDOWN_SECONDS: float
+    EXPECTED_REPLICAS: int
+    METRICS_TOKEN: str | None
+    RECORD_FLUSH_SECONDS: float
 
 
 @lru_cache(maxsize=1)

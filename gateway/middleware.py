@@ -36,8 +36,11 @@ def new_request_id() -> str:
 
 
 def request_id_for(request: HttpRequest) -> str:
+    return safe_request_id(request.headers.get("X-Request-ID", ""))
+
+
+def safe_request_id(given: str) -> str:
     """Honour a well-formed client id; anything else could inject into logs."""
-    given = request.headers.get("X-Request-ID", "")
     return given if _SAFE_REQUEST_ID.match(given) else new_request_id()
 
 

@@ -7,27 +7,56 @@ in-process caches, so one ``Gateway`` serves every request of a process.
 from __future__ import annotations
 
 from gateway.providers.anthropic import AnthropicProvider
+from gateway.providers.ollama import OllamaProvider
+from gateway.services.breaker import CircuitBreaker, breaker_policy
 from gateway.services.catalog import ModelCatalog
 from gateway.services.clients import ClientDirectory
 from gateway.services.dispatch import Dispatcher
+from gateway.services.limits import Limiter
+from gateway.services.optimizer import Optimizer
+from gateway.services.response_cache import ResponseCache
 from gateway.conf import config
 from gateway.services.pipeline import Gateway
-from gateway.state.store import build_state_store
+from gateway.state.store import StateStore, build_state_store
+from monitoring.monitor import attach_monitoring
 
 _gateway: Gateway | None = None
 
 
 def build_gateway() -> Gateway:
-    providers = {"anthropic": AnthropicProvider()}
+    providers = {"anthropic": AnthropicProvider(), "ollama": OllamaProvider()}
     store = build_state_store(config().REDIS_URL)
+    catalog = ModelCatalog()
     gateway = Gateway(
-        catalog=ModelCatalog(),
+        catalog=catalog,
         clients=ClientDirectory(),
-        dispatcher=Dispatcher(providers),
+        dispatcher=Dispatcher(providers, breaker=_breaker(store), catalog=catalog),
         store=store,
     )
     # Each optional stage is attached here, once its feature exists.
+    gateway.limiter = Limiter(store.limits)
+    gateway.optimizer = Optimizer()
+    gateway.response_cache = _response_cache(store)
+    attach_monitoring(gateway)
     return gateway
+
+
+def _response_cache(store: StateStore) -> ResponseCache | None:
+    settings = config()
+    if not settings.CACHE_ENABLED:
+        return None
+    return ResponseCache(
+        store.cache,
+        ttl_seconds=settings.CACHE_TTL_SECONDS,
+        lock_seconds=settings.CACHE_LOCK_SECONDS,
+    )
+
+
+def _breaker(store: StateStore) -> CircuitBreaker:
+    settings = config()
+    return CircuitBreaker(
+        store.breakers, breaker_policy(settings), enabled=settings.CIRCUIT_BREAKER_ENABLED
+    )
 
 
 def get_gateway() -> Gateway:

@@ -19,6 +19,7 @@ from tests.live import (
     StandIn,
     gateway_env,
     start_gateway,
+    start_postgres,
     start_redis,
     start_standin,
 )
@@ -67,4 +68,16 @@ def upstreams(standin: StandIn, ollama_standin: StandIn) -> Iterator[tuple[Stand
 def redis_server(live_dir: Path) -> Iterator[ServerProcess]:
     server = start_redis(live_dir)
     yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(live_dir: Path) -> Iterator[str]:
+    """A private PostgreSQL cluster's DATABASE_URL (its ``postgres`` database).
+
+    Tests that need a database of their own make one with
+    ``tests.live.create_database(url, name)``.
+    """
+    server = start_postgres(live_dir)
+    yield server.database_url()
     server.stop()

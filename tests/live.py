@@ -193,3 +193,133 @@ def start_redis(tmp_dir: Path, name: str = "redis") -> ServerProcess:
     ]
     server = ServerProcess(name=name, command=command, port=port, log_path=tmp_dir / f"{name}.log")
     return server.start()
+
+
+# PostgreSQL: a throwaway cluster per test session, from Debian's binaries.
+# initdb refuses to run as root (CI runs as root), so the cluster belongs to an
+# unprivileged user: the ``postgres`` user the Debian package creates, or one
+# made for the tests. The data and socket directory live in their own temp
+# directory that user owns, since pytest's temp dirs are private to root.
+PG_TEST_USER = "tokensgate-test"
+
+
+@dataclass
+class PostgresServer(ServerProcess):
+    """A private PostgreSQL cluster; ``stop`` shuts it down fast and deletes it."""
+
+    data_root: Path | None = None
+
+    def database_url(self, database: str = "postgres") -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 15.0) -> int | None:
+        # SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for every
+        # client (idle gateway connections included) to disconnect.
+        code = super().stop(sig, timeout)
+        if self.data_root is not None:
+            shutil.rmtree(self.data_root, ignore_errors=True)
+        return code
+
+
+def create_database(database_url: str, name: str) -> str:
+    """Create an empty database on the server of ``database_url``; its URL."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return database_url.rsplit("/", 1)[0] + "/" + name
+
+
+def postgres_bin_dir() -> Path:
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda path: int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0,
+    )
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed: install the Debian package postgresql")
+    return found[-1].parent
+
+
+def unprivileged_prefix() -> tuple[list[str], int | None, int | None]:
+    """How to run a command as a non-root user: (prefix, uid, gid)."""
+    if os.geteuid() != 0:
+        return [], None, None
+
+    import pwd
+
+    try:
+        user = pwd.getpwnam("postgres")
+    except KeyError:
+        user = _test_user()
+    prefix = [
+        require_binary("setpriv", "util-linux"),
+        f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--",
+    ]
+    return prefix, user.pw_uid, user.pw_gid
+
+
+def _test_user():
+    import pwd
+
+    try:
+        return pwd.getpwnam(PG_TEST_USER)
+    except KeyError:
+        subprocess.run(
+            [require_binary("useradd", "passwd"), "--system", "--no-create-home",
+             "--shell", "/usr/sbin/nologin", PG_TEST_USER],
+            check=True, capture_output=True,
+        )
+        return pwd.getpwnam(PG_TEST_USER)
+
+
+def start_postgres(tmp_dir: Path, name: str = "postgres") -> PostgresServer:
+    """Initialise and start a cluster on a free port with trust authentication."""
+    import tempfile
+
+    bin_dir = postgres_bin_dir()
+    prefix, uid, gid = unprivileged_prefix()
+    data_root = Path(tempfile.mkdtemp(prefix="tokensgate-pg-"))
+    if uid is not None:
+        os.chown(data_root, uid, gid)
+    data = data_root / "data"
+
+    init = subprocess.run(
+        [*prefix, str(bin_dir / "initdb"), "-D", str(data), "--username=postgres",
+         "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"],
+        capture_output=True, text=True, timeout=120,
+    )
+    if init.returncode != 0:
+        shutil.rmtree(data_root, ignore_errors=True)
+        raise RuntimeError(f"initdb failed:\n{init.stdout}\n{init.stderr}")
+
+    port = free_port()
+    command = [
+        *prefix, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
+        "-k", str(data_root), "-c", "listen_addresses=127.0.0.1",
+        "-c", "max_connections=300", "-c", "fsync=off",
+        "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+    ]
+    server = PostgresServer(
+        name=name, command=command, port=port, log_path=tmp_dir / f"{name}.log",
+        data_root=data_root,
+    )
+    server.start()
+    _wait_for_postgres(server)
+    return server
+
+
+def _wait_for_postgres(server: PostgresServer, timeout: float = 30.0) -> None:
+    """The port opens before the cluster accepts logins; wait for a real one."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            psycopg.connect(server.database_url(), connect_timeout=2).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                server.stop()
+                raise RuntimeError(f"postgres did not accept logins:\n{server.log_text()}")
+            time.sleep(0.1)

@@ -163,13 +163,27 @@ TOKENSGATE = {
     "CACHE_ENABLED": env_bool("CACHE_ENABLED", True),
     "CACHE_TTL_SECONDS": env_int("CACHE_TTL_SECONDS", 86400, minimum=1),
     "CACHE_MAX_ENTRY_BYTES": env_int("CACHE_MAX_ENTRY_BYTES", 1048576, minimum=1024),
+    "CACHE_MEMORY_MAX_BYTES": env_int("CACHE_MEMORY_MAX_BYTES", 67108864, minimum=1024),
+    "CACHE_LOCK_SECONDS": env_float("CACHE_LOCK_SECONDS", 30.0, minimum=0.1),
+    "OPTIMIZE_TRIM_BUDGET_TOKENS": env_int(
+        "OPTIMIZE_TRIM_BUDGET_TOKENS", 32000, minimum=1000
+    ),
     "MAX_REQUEST_BYTES": env_int("MAX_REQUEST_BYTES", 33554432, minimum=1024),
     "MAX_MESSAGES": env_int("MAX_MESSAGES", 2000, minimum=1),
     "MAX_TOOLS": env_int("MAX_TOOLS", 256, minimum=1),
     "MAX_OUTPUT_TOKENS": env_int("MAX_OUTPUT_TOKENS", 128000, minimum=1),
     "CLIENT_CACHE_SECONDS": env_float("CLIENT_CACHE_SECONDS", 5.0, minimum=0),
     "REDIS_URL": REDIS_URL,
+    "REDIS_COOLDOWN_SECONDS": env_float("REDIS_COOLDOWN_SECONDS", 2.0, minimum=0.1),
+    "EXPECTED_REPLICAS": env_int("EXPECTED_REPLICAS", 1, minimum=1),
+    "METRICS_TOKEN": env_optional("METRICS_TOKEN"),
+    "RECORD_FLUSH_SECONDS": env_float("RECORD_FLUSH_SECONDS", 1.0, minimum=0.01),
 }
+
+# API bodies are read whole, and long agent sessions with images pass Django's
+# default 2.5 MB cap, which would fail valid requests; the gateway's own limit
+# applies instead.
+DATA_UPLOAD_MAX_MEMORY_SIZE = TOKENSGATE["MAX_REQUEST_BYTES"]
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

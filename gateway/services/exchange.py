@@ -14,6 +14,7 @@ from gateway.providers.base import UpstreamCall
 from gateway.services.catalog import ModelInfo
 from gateway.services.clients import ClientProfile
 from gateway.services.pricing import Cost, Usage
+from gateway.state.limits_store import Reservation
 
 OPENAI = "openai"
 ANTHROPIC = "anthropic"
@@ -55,6 +56,8 @@ class Exchange:
     first_byte_at: float | None = None
     settled: bool = False
     response_headers: dict[str, str] = field(default_factory=dict)
+    # What the limiter holds for this request until ``settle`` releases it.
+    reservation: Reservation | None = None
 
     @property
     def body_changed(self) -> bool:

@@ -29,7 +29,9 @@ from gateway.services.catalog import ModelCatalog
 from gateway.services.clients import ClientDirectory, ClientProfile
 from gateway.services.dispatch import Dispatcher
 from gateway.services.exchange import Exchange
-from gateway.services.pricing import Usage, usage_cost
+from gateway.services.message_events import replay_stream
+from gateway.services.pricing import Usage, settle_cost
+from gateway.services.response_cache import cached_reply
 from gateway.services.routing import route_request
 from gateway.services.tokens import estimate_input_tokens
 from gateway.state.store import StateStore
@@ -64,6 +66,30 @@ class Gateway:
     async def admit(self, exchange: Exchange, *, requested_model: str | None,
                     strategy_header: str | None) -> None:
         """Estimate, route, limit and optimise; raise to refuse the request."""
+        await self.route(
+            exchange, requested_model=requested_model, strategy_header=strategy_header
+        )
+
+        if self.optimizer is not None:
+            # An unknown optimisation mode is bad input: refused before limits.
+            self.optimizer.mode_for(exchange)
+        if self.limiter is not None:
+            try:
+                await self.limiter.admit(exchange)
+            except GatewayError as exc:
+                # Refusals are settled too, so metrics and records count them.
+                await self.settle(exchange, error=exc)
+                raise
+        if self.optimizer is not None:
+            self.optimizer.apply(exchange)
+
+    async def route(self, exchange: Exchange, *, requested_model: str | None,
+                    strategy_header: str | None) -> None:
+        """Estimate the prompt's tokens and choose the model that serves it.
+
+        Part of ``admit``. Token counting calls it on its own: a count asks no
+        model for an answer, so it reserves no output tokens and is not optimised.
+        """
         await self.catalog.refresh_if_stale()
         exchange.estimated_tokens = estimate_input_tokens(exchange.body)
 
@@ -77,13 +103,13 @@ class Gateway:
         if exchange.body.get("model") != decision.model.model_id:
             self._set_model(exchange, requested_model)
 
-        if self.limiter is not None:
-            await self.limiter.admit(exchange)
-        if self.optimizer is not None:
-            self.optimizer.apply(exchange)
-
     async def complete(self, exchange: Exchange) -> UpstreamReply:
         """Answer a non-streaming request with a complete message."""
+        cached = await self._cached_answer(exchange)
+        if cached is not None:
+            await self.settle(exchange)
+            return cached_reply(cached)
+
         try:
             reply = await self.dispatcher.create(exchange)
         except GatewayError as exc:
@@ -92,11 +118,21 @@ class Gateway:
 
         exchange.served_model = reply.message.get("model")
         exchange.usage = Usage.from_anthropic(reply.message.get("usage"))
+        if self.response_cache is not None:
+            await self.response_cache.store(exchange, reply.message)
         await self.settle(exchange)
         return reply
 
     async def open_stream(self, exchange: Exchange) -> EventStream:
-        """Open the upstream stream; failures here still allow a clean error."""
+        """Open the upstream stream; failures here still allow a clean error.
+
+        A cached answer is replayed as the events Anthropic would have sent,
+        so both surfaces relay it like a live stream.
+        """
+        cached = await self._cached_answer(exchange)
+        if cached is not None:
+            return replay_stream(cached)
+
         try:
             return await self.dispatcher.stream(exchange)
         except GatewayError as exc:
@@ -114,13 +150,18 @@ class Gateway:
         upstream connection in ``finally``.
         """
         tracker = UsageTracker()
+        recorder = self.response_cache.recorder(exchange) if self.response_cache else None
         error: GatewayError | None = None
         try:
             async for event in stream:
                 tracker.observe(event)
+                if recorder is not None:
+                    recorder.observe(event)
                 yield event
             if tracker.error is not None:
                 error = tracker.error
+            elif recorder is not None and recorder.result() is not None:
+                await self.response_cache.store(exchange, recorder.result())
         except UpstreamError as exc:
             error = exc if isinstance(exc, StreamInterrupted) else StreamInterrupted(
                 exc.message
@@ -148,8 +189,9 @@ class Gateway:
         if error is not None:
             exchange.status = error.status
             exchange.error_type = error.anthropic_type
-        if exchange.usage is not None and exchange.model is not None:
-            exchange.cost = usage_cost(exchange.model, exchange.usage)
+        settle_cost(exchange)
+        if self.response_cache is not None:
+            await self.response_cache.finish(exchange)
         if self.limiter is not None:
             await self.limiter.settle(exchange)
         for observer in self.observers:
@@ -159,6 +201,11 @@ class Gateway:
                 # An observer's bug must not fail a request that has already
                 # been answered; it is logged with its traceback instead.
                 logger.exception("settlement observer failed")
+
+    async def _cached_answer(self, exchange: Exchange) -> dict | None:
+        if self.response_cache is None:
+            return None
+        return await self.response_cache.lookup(exchange)
 
     def _set_model(self, exchange: Exchange, requested_model: str | None) -> None:
         # Aliases the upstream itself knows are left as the client wrote them on

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING
 
 from gateway.services.catalog import ModelInfo
+
+if TYPE_CHECKING:
+    from gateway.services.exchange import Exchange
 
 NANOS_PER_USD = 1_000_000_000
 _NANOS_PER_TOKEN_PER_PRICE = Decimal(NANOS_PER_USD) / Decimal(1_000_000)
@@ -68,8 +72,10 @@ class Cost:
     @property
     def total_nanos(self) -> int:
         return (
-            self.input_nanos + self.output_nanos
-            + self.cache_write_nanos + self.cache_read_nanos
+            self.input_nanos
+            + self.output_nanos
+            + self.cache_write_nanos
+            + self.cache_read_nanos
         )
 
 
@@ -77,10 +83,52 @@ def usage_cost(model: ModelInfo, usage: Usage) -> Cost:
     return Cost(
         input_nanos=_nanos(usage.input_tokens, model.input_price),
         output_nanos=_nanos(usage.output_tokens, model.output_price),
-        cache_write_nanos=_nanos(usage.cache_write_5m_tokens, model.cache_write_5m_price)
+        cache_write_nanos=_nanos(
+            usage.cache_write_5m_tokens, model.cache_write_5m_price
+        )
         + _nanos(usage.cache_write_1h_tokens, model.cache_write_1h_price),
         cache_read_nanos=_nanos(usage.cache_read_tokens, model.cache_read_price),
     )
+
+
+def baseline_cost(model: ModelInfo, usage: Usage, *, tokens_saved: int = 0) -> Cost:
+    """What the request would have cost without the gateway.
+
+    No response cache, no optimisation and no prompt caching: every input
+    token the upstream saw, plus the tokens the optimiser removed, at the
+    base input price, and the same output.
+    """
+    input_tokens = usage.prompt_tokens + max(tokens_saved, 0)
+    return Cost(
+        input_nanos=_nanos(input_tokens, model.input_price),
+        output_nanos=_nanos(usage.output_tokens, model.output_price),
+    )
+
+
+def settle_cost(exchange: Exchange) -> None:
+    """Price what the exchange is billed and the cost it avoided.
+
+    A response-cache hit is billed nothing and avoids its whole baseline; its
+    usage is reset so counters and limits see no upstream tokens. Otherwise
+    the avoided cost is the baseline minus the bill, which is negative when
+    a prompt-cache write costs more than the uncached input would have (the
+    next request's cheap read is where that pays off). A fallback answer from
+    the local model costs nothing and, having had no Claude counterpart,
+    avoids nothing.
+    """
+    model, usage = exchange.model, exchange.usage
+    if model is None or usage is None:
+        return
+    if exchange.fallback:
+        exchange.cost, exchange.cost_avoided_nanos = Cost(), 0
+        return
+
+    baseline = baseline_cost(model, usage, tokens_saved=exchange.tokens_saved)
+    if exchange.cache_status == "HIT":
+        exchange.usage, exchange.cost = Usage(), Cost()
+    else:
+        exchange.cost = usage_cost(model, usage)
+    exchange.cost_avoided_nanos = baseline.total_nanos - exchange.cost.total_nanos
 
 
 def usd(nanos: int) -> float:

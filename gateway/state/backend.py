@@ -2,7 +2,8 @@
 
 ``MemoryBackend`` carries the clock that in-process state is timed by; tests
 replace it to move time without sleeping. ``RedisBackend`` carries the Redis
-connection, with short timeouts, and registers the Lua scripts that make every
+connection, with short timeouts and a breaker around Redis itself (its
+``guard``, see ``redis_guard``), and registers the Lua scripts that make every
 state change atomic on the server, timed by the server's own clock so replicas
 with skewed clocks still agree.
 
@@ -19,6 +20,8 @@ from collections.abc import Callable
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+
+from gateway.state.redis_guard import GuardedConnectionPool, RedisGuard
 
 Clock = Callable[[], float]
 
@@ -43,13 +46,18 @@ class RedisBackend:
         self, url: str, *, connect_timeout: float = 0.1, command_timeout: float = 0.1
     ) -> None:
         self.url = url
-        self.client = aioredis.Redis.from_url(
-            url,
-            socket_connect_timeout=connect_timeout,
-            socket_timeout=command_timeout,
-            health_check_interval=0,
-            retry_on_timeout=False,
-        )
+        self._options = {
+            "socket_connect_timeout": connect_timeout,
+            "socket_timeout": command_timeout,
+            "health_check_interval": 0,
+            "retry_on_timeout": False,
+        }
+        # Every command goes through the guard's pool: while Redis is known to
+        # be away it refuses at once instead of waiting for a timeout.
+        self.guard = RedisGuard(probe=self._probe)
+        pool = GuardedConnectionPool.from_url(url, guard=self.guard, **self._options)
+        self.client = aioredis.Redis.from_pool(pool)
+        self._probe_client: aioredis.Redis | None = None
 
     def script(self, source: str):
         """Register a Lua script; calls run it by SHA with EVALSHA."""
@@ -63,13 +71,26 @@ class RedisBackend:
             raise StoreUnavailable(str(exc)) from exc
 
     async def ping(self) -> bool:
+        """Whether Redis answers now; a failure switches the process to its own state."""
         try:
             return bool(await self.client.ping())
+        except (RedisError, OSError, TimeoutError) as exc:
+            self.guard.failed("ping", exc)
+            return False
+
+    async def _probe(self) -> bool:
+        # A client of its own: the main pool refuses while the guard is open.
+        if self._probe_client is None:
+            self._probe_client = aioredis.Redis.from_url(self.url, **self._options)
+        try:
+            return bool(await self._probe_client.ping())
         except (RedisError, OSError, TimeoutError):
             return False
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        if self._probe_client is not None:
+            await self._probe_client.aclose()
 
 
 def key(*parts: str | int) -> str:

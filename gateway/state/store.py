@@ -3,6 +3,8 @@
 Each concern module (``limits_store``, ``breaker_store``, ``cache_store``,
 ``counter_store``) defines an interface with a ``Memory...`` and a ``Redis...``
 implementation; ``build_state_store`` picks the pair matching ``REDIS_URL``.
+In Redis mode each concern is wrapped by ``resilient.with_fallbacks``, so the
+process carries on with its own state while Redis is away.
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.state.backend import Clock, MemoryBackend, RedisBackend
+from gateway.state.breaker_store import MemoryBreakerStore, RedisBreakerStore
+from gateway.state.cache_store import MemoryCacheStore, RedisCacheStore
+from gateway.state.counter_store import MemoryCounterStore, RedisCounterStore
+from gateway.state.limits_store import MemoryLimitStore, RedisLimitStore
+from gateway.state.resilient import with_fallbacks
 
 
 @dataclass
@@ -28,19 +35,31 @@ class StateStore:
             await self.backend.aclose()
 
 
-def build_state_store(redis_url: str | None, *, clock: Clock = time.time) -> StateStore:
+def build_state_store(
+    redis_url: str | None, *, clock: Clock = time.time, fallbacks: bool = True
+) -> StateStore:
+    """``fallbacks=False`` is for tools that must see Redis or fail (reset_breakers)."""
     if redis_url:
-        return _redis_store(RedisBackend(redis_url))
+        store = _redis_store(RedisBackend(redis_url))
+        return with_fallbacks(store) if fallbacks else store
     return _memory_store(MemoryBackend(clock=clock))
 
 
 def _memory_store(backend: MemoryBackend) -> StateStore:
     store = StateStore(kind="memory", backend=backend)
+    store.breakers = MemoryBreakerStore(backend)
+    store.limits = MemoryLimitStore(backend)
+    store.cache = MemoryCacheStore(backend)
     # Each concern adds its in-process implementation here.
+    store.counters = MemoryCounterStore(backend)
     return store
 
 
 def _redis_store(backend: RedisBackend) -> StateStore:
     store = StateStore(kind="redis", backend=backend)
+    store.breakers = RedisBreakerStore(backend)
+    store.limits = RedisLimitStore(backend)
+    store.cache = RedisCacheStore(backend)
     # Each concern adds its Redis implementation here.
+    store.counters = RedisCounterStore(backend)
     return store

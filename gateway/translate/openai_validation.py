@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from gateway.errors import InvalidRequest
+from gateway.services.request_caps import check_caps
 
 _ROLES = "'system', 'developer', 'user', 'assistant' or 'tool'"
 _USER_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file"})
@@ -24,6 +25,7 @@ _MAX_STOP_SEQUENCES = 4
 def check_body(body: dict[str, Any]) -> None:
     """Check every field the translation reads, in the order a reader expects."""
     _check_model(body)
+    _check_caps(body)
     _check_messages(body.get("messages"))
     _check_n(body.get("n"))
     _check_sampling(body)
@@ -83,6 +85,19 @@ def _require_optional(value: object, kind: type, path: str, wanted: str) -> None
 
 def _check_model(body: dict[str, Any]) -> None:
     _require_string(body["model"], "model")
+
+
+def _check_caps(body: dict[str, Any]) -> None:
+    """The gateway's per-request caps, checked before the body is walked."""
+    param = "max_completion_tokens"
+    if body.get(param) is None:
+        param = "max_tokens"
+    check_caps(
+        messages=body.get("messages"),
+        tools=body.get("tools"),
+        max_tokens=body.get(param),
+        max_tokens_param=param,
+    )
 
 
 def _check_messages(messages: object) -> None:

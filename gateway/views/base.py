@@ -12,6 +12,7 @@ import orjson
 from adrf.views import APIView
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from rest_framework import exceptions as drf_exceptions
+from rest_framework.renderers import JSONRenderer
 
 from gateway.errors import (
     AuthenticationFailed,
@@ -21,6 +22,8 @@ from gateway.errors import (
 )
 
 logger = logging.getLogger(__name__)
+
+_JSON_RENDERER = JSONRenderer()
 
 
 class SurfaceView(APIView):
@@ -47,6 +50,11 @@ class SurfaceView(APIView):
 
         self.response = self.finalize_response(request, response, *args, **kwargs)
         return self.response
+
+    def perform_content_negotiation(self, request, force=False):
+        # Every answer of the API surfaces is JSON or an event stream the view
+        # builds itself; DRF's negotiation would only spend time confirming it.
+        return _JSON_RENDERER, "application/json"
 
     def http_method_not_allowed(self, request, *args, **kwargs):
         raise InvalidRequest(f"Method {request.method} is not allowed here.")

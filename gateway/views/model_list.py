@@ -1,9 +1,12 @@
 """``GET /v1/models``, in a shape both official SDKs' ``models.list()`` accept.
 
 Each entry carries OpenAI's fields (``object``, ``created``, ``owned_by``) and
-Anthropic's (``type``, ``display_name``, ``created_at``); each SDK reads its own
-and ignores the others. Errors use Anthropic's shape when the caller sent an
-``anthropic-version`` header, OpenAI's otherwise.
+Anthropic's (``type``, ``display_name``, ``created_at``, and the newer API's
+``lifecycle``, ``max_input_tokens``, ``max_tokens``); each SDK reads its own
+and ignores the others. Every model is listed on one page (``has_more`` is
+false), so the Anthropic SDK's auto-pagination stops after it. Errors use
+Anthropic's shape when the caller sent an ``anthropic-version`` header,
+OpenAI's otherwise.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ class ModelListView(SurfaceView):
 
     def render_error(self, error: GatewayError) -> HttpResponse:
         if "anthropic-version" in self.request.headers:
-            return render_anthropic_error(error)
+            request_id = getattr(self.request, "request_id", None)
+            return render_anthropic_error(error, request_id=request_id)
         return render_openai_error(error)
 
 
@@ -51,6 +55,9 @@ def _entry(info: ModelInfo) -> dict:
         "created_at": created.isoformat().replace("+00:00", "Z"),
         "owned_by": info.provider,
         "display_name": info.model_id,
+        "lifecycle": "active",
+        "max_input_tokens": info.context_window,
+        "max_tokens": info.max_output_tokens,
         "aliases": list(info.aliases),
         "context_window": info.context_window,
         "max_output_tokens": info.max_output_tokens,

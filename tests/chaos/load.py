@@ -1,0 +1,102 @@
+"""Steady client traffic against live gateways, recorded request by request.
+
+``Load`` runs a few threads, each sending OpenAI-format requests in a loop
+(each with a prompt of its own, so the response cache misses and every
+request touches limits, breakers and the cache store), until it is stopped.
+Every outcome is kept with its start time, so a test can look at what
+happened before, during and after a fault it injected.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+
+import openai
+
+
+@dataclass(frozen=True)
+class Outcome:
+    started: float
+    seconds: float
+    status: int
+    stream: bool
+    error: str = ""
+
+
+@dataclass
+class Load:
+    urls: list[str]
+    key: str
+    threads: int = 4
+    streaming_threads: int = 1
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._counter = itertools.count()
+        self._lock = threading.Lock()
+        self._workers: list[threading.Thread] = []
+
+    def __enter__(self) -> Load:
+        kinds = [False] * self.threads + [True] * self.streaming_threads
+        for index, stream in enumerate(kinds):
+            url = self.urls[index % len(self.urls)]
+            worker = threading.Thread(target=self._run, args=(url, stream), daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        for worker in self._workers:
+            worker.join(timeout=30)
+
+    def between(self, start: float, end: float) -> list[Outcome]:
+        with self._lock:
+            return [o for o in self.outcomes if start <= o.started < end]
+
+    def _run(self, url: str, stream: bool) -> None:
+        client = openai.OpenAI(
+            base_url=url + "/v1", api_key=self.key, max_retries=0, timeout=30
+        )
+        while not self._stop.is_set():
+            outcome = self._one(client, stream)
+            with self._lock:
+                self.outcomes.append(outcome)
+
+    def _one(self, client: openai.OpenAI, stream: bool) -> Outcome:
+        prompt = f"Load request {next(self._counter)}: name a colour."
+        messages = [{"role": "user", "content": prompt}]
+        started = time.monotonic()
+        try:
+            if stream:
+                chunks = client.chat.completions.create(
+                    model="claude-haiku-4-5", messages=messages, max_tokens=20,
+                    stream=True,
+                )
+                finish = [c.choices[0].finish_reason for c in chunks if c.choices]
+                assert finish[-1] in ("stop", "length"), finish
+            else:
+                client.chat.completions.create(
+                    model="claude-haiku-4-5", messages=messages, max_tokens=20
+                )
+        except openai.APIStatusError as exc:
+            return Outcome(started, time.monotonic() - started, exc.status_code, stream,
+                           str(exc)[:200])
+        except Exception as exc:  # noqa: BLE001 - a dropped stream is an outcome too
+            return Outcome(started, time.monotonic() - started, 0, stream,
+                           f"{type(exc).__name__}: {exc}"[:200])
+        return Outcome(started, time.monotonic() - started, 200, stream)
+
+
+def failures(outcomes: list[Outcome]) -> list[Outcome]:
+    """Server errors and broken connections or streams."""
+    return [o for o in outcomes if o.status >= 500 or o.status == 0]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]

@@ -1,0 +1,117 @@
+"""Models, clients, exchanges and messages for the cache, cost and optimiser tests."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+from gateway.services.catalog import ModelInfo
+from gateway.services.clients import ClientProfile
+from gateway.services.exchange import Exchange
+
+SONNET = ModelInfo(
+    model_id="claude-sonnet-4-5-20250929",
+    provider="anthropic",
+    aliases=("claude-sonnet-4-5",),
+    input_price=Decimal("3"),
+    output_price=Decimal("15"),
+    cache_write_5m_price=Decimal("3.75"),
+    cache_write_1h_price=Decimal("6"),
+    cache_read_price=Decimal("0.30"),
+    min_cacheable_tokens=1024,
+    max_output_tokens=4096,
+    context_window=200_000,
+    created=0,
+)
+HAIKU = ModelInfo(
+    model_id="claude-haiku-4-5-20251001",
+    provider="anthropic",
+    aliases=("claude-haiku-4-5",),
+    input_price=Decimal("1"),
+    output_price=Decimal("5"),
+    cache_write_5m_price=Decimal("1.25"),
+    cache_write_1h_price=Decimal("2"),
+    cache_read_price=Decimal("0.10"),
+    min_cacheable_tokens=4096,
+    max_output_tokens=4096,
+    context_window=200_000,
+    created=0,
+)
+
+
+def client(client_id: int = 1, *, scope: str | None = None, mode: str = "safe"):
+    return ClientProfile(
+        id=client_id,
+        name=f"client-{client_id}",
+        key_prefix="tg_test",
+        requests_per_minute=100,
+        tokens_per_minute=100_000,
+        daily_budget_usd=None,
+        monthly_budget_usd=None,
+        max_concurrent_requests=None,
+        cache_scope=scope or f"client:{client_id}",
+        optimization_mode=mode,
+    )
+
+
+BODY = {
+    "model": SONNET.model_id,
+    "max_tokens": 256,
+    "system": [{"type": "text", "text": "You are terse."}],
+    "messages": [{"role": "user", "content": "What is 2 + 2?"}],
+}
+
+MESSAGE = {
+    "id": "msg_01abc",
+    "type": "message",
+    "role": "assistant",
+    "model": SONNET.model_id,
+    "content": [
+        {"type": "text", "text": "Let me check."},
+        {
+            "type": "tool_use",
+            "id": "toolu_01",
+            "name": "calculator",
+            "input": {"expression": "2 + 2", "options": {"exact": True}},
+        },
+    ],
+    "stop_reason": "tool_use",
+    "stop_sequence": None,
+    "usage": {
+        "input_tokens": 20,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": 30,
+    },
+}
+
+
+def exchange(
+    body: dict | None = None,
+    *,
+    who: ClientProfile | None = None,
+    model: ModelInfo = SONNET,
+    stream: bool = False,
+    cache_control: str = "",
+    beta: str | None = None,
+    optimize: str | None = None,
+) -> Exchange:
+    made = Exchange(
+        request_id="req-test",
+        surface="anthropic",
+        client=who or client(),
+        body=copy.deepcopy(body if body is not None else BODY),
+        stream=stream,
+        cache_control_header=cache_control,
+        anthropic_beta=beta,
+        optimize_header=optimize,
+        raw_body=b"{}",
+    )
+    made.model = model
+    return made
+
+
+def message(**changes: object) -> dict:
+    made = copy.deepcopy(MESSAGE)
+    made.update(changes)
+    return made
