@@ -5,8 +5,9 @@ steady stream of OpenAI-format requests (one client, one every ``--interval``
 seconds), and in each round:
 
 1. measures the normal latency through Anthropic (the baseline);
-2. starts an outage (``--outage 503`` answers 503 at once, ``timeout`` makes
-   the upstream hang past the gateway's read timeout) and measures the time
+2. starts an outage (``--outage 503`` answers 503 at once, ``529`` answers 529
+   with ``retry-after: 1``, ``timeout`` makes the upstream hang past the
+   gateway's read timeout) and measures the time
    until the breaker opens (*time to detect*) and the latency of the requests
    answered meanwhile, less the baseline (*added latency while detecting*);
 3. measures the latency while the breaker is open and Ollama answers
@@ -51,7 +52,8 @@ BODY = {
     "max_tokens": 64,
 }
 OUTAGES = {
-    "503": {"kind": "status", "status": 503, "count": -1},
+    "503": {"kind": "status", "status": 503, "count": -1, "retry_after": None},
+    "529": {"kind": "status", "status": 529, "count": -1, "retry_after": 1},
     "timeout": {"kind": "latency", "seconds": 30, "count": -1},
 }
 

@@ -38,17 +38,20 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             return
 
         self.monitor = monitor_for(get_gateway())
+        self._refresh_due = asyncio.Event()
         await self.channel_layer.group_add(GROUP, self.channel_name)
         await self.accept()
-        await self.send_json({"type": "snapshot", **await self.monitor.snapshot()})
-
-        self.monitor.ensure_watching()
-        self._refresh_due = asyncio.Event()
+        self.monitor.dashboard_opened()
         self._refresher = asyncio.create_task(self._refresh_metrics())
 
+        # Group events wait until ``connect`` returns, so none overtakes this.
+        await self.send_json({"type": "snapshot", **await self.monitor.snapshot()})
+
     async def disconnect(self, code: int) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
+        if self._refresher is None:
+            return  # refused before it was accepted
+        self._refresher.cancel()
+        self.monitor.dashboard_closed()
         await self.channel_layer.group_discard(GROUP, self.channel_name)
 
     async def receive_json(self, content: dict, **kwargs) -> None:

@@ -28,7 +28,8 @@ class DashboardPublisher:
     def __init__(self, *, batch_seconds: float = BATCH_SECONDS) -> None:
         self.batch_seconds = batch_seconds
         self._rows: list[dict] = []
-        self._flush_scheduled = False
+        # The loop a batch is waiting in; a batch is pending while it is set.
+        self._flush_loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task] = set()
 
     def publish_request(self, row: dict) -> None:
@@ -36,12 +37,9 @@ class DashboardPublisher:
         loop = asyncio.get_running_loop()
         if len(self._rows) < BATCH_LIMIT:
             self._rows.append(row)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
+        if self._flush_loop is not loop:
+            self._flush_loop = loop
             loop.call_later(self.batch_seconds, self._flush_rows)
-
-    def publish_breakers(self, breakers: dict) -> None:
-        self.spawn(self.send({"type": "dashboard.breakers", "breakers": breakers}))
 
     async def send(self, message: dict) -> None:
         layer = get_channel_layer()
@@ -62,6 +60,6 @@ class DashboardPublisher:
 
     def _flush_rows(self) -> None:
         rows, self._rows = self._rows, []
-        self._flush_scheduled = False
+        self._flush_loop = None
         if rows:
             self.spawn(self.send({"type": "dashboard.requests", "rows": rows}))

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from gateway.services.exchange import Exchange
+from gateway.services.pricing import Usage
 
 # Upper bounds of the latency histogram, in milliseconds; a last, unbounded
 # bucket catches the rest.
@@ -59,13 +60,6 @@ BY_REQUEST = "req"
 BY_TOKENS = "tok"
 BY_COST = "cost"
 BY_COST_AVOIDED = "avoided"
-
-TOKEN_TYPES = (
-    ("input", INPUT_TOKENS),
-    ("output", OUTPUT_TOKENS),
-    ("cache_read", CACHE_READ_TOKENS),
-    ("cache_write", CACHE_WRITE_TOKENS),
-)
 
 
 def bucket_index(latency_ms: float) -> int:
@@ -148,8 +142,7 @@ def _labelled_counts(exchange: Exchange) -> dict[str, int]:
         ): 1
     }
     if exchange.usage is not None:
-        for kind, _ in TOKEN_TYPES:
-            amount = _usage_tokens(exchange, kind)
+        for kind, amount in token_counts(exchange.usage).items():
             if amount:
                 counts[labelled(BY_TOKENS, provider, model, kind)] = amount
     if exchange.cost is not None and exchange.cost.total_nanos:
@@ -159,14 +152,14 @@ def _labelled_counts(exchange: Exchange) -> dict[str, int]:
     return counts
 
 
-def _usage_tokens(exchange: Exchange, kind: str) -> int:
-    usage = exchange.usage
+def token_counts(usage: Usage) -> dict[str, int]:
+    """Tokens by the ``type`` label Prometheus shows them under."""
     return {
         "input": usage.input_tokens,
         "output": usage.output_tokens,
         "cache_read": usage.cache_read_tokens,
         "cache_write": usage.cache_write_tokens,
-    }[kind]
+    }
 
 
 def _nonzero(counts: dict[str, int]) -> dict[str, int]:

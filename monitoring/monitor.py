@@ -18,6 +18,7 @@ import asyncio
 import atexit
 import logging
 import time
+import weakref
 
 from gateway.conf import config
 from gateway.services.exchange import Exchange
@@ -55,6 +56,7 @@ class Monitor:
         # True once the breaker service tells us of its state changes itself.
         self.breaker_events = False
         self._watcher: asyncio.Task | None = None
+        self._dashboards = 0
         self._shared_failures = 0
 
     def __call__(self, exchange: Exchange) -> None:
@@ -92,7 +94,8 @@ class Monitor:
             self._shared_failures += 1
             if self._shared_failures == 1:
                 logger.warning(
-                    "shared counters unavailable; counts kept until it returns"
+                    "shared counters unavailable; /metrics shows this process's"
+                    " counts until Redis answers again"
                 )
 
     def counters(self) -> tuple[CounterStore, str]:
@@ -161,16 +164,20 @@ class Monitor:
                 {"type": "dashboard.breakers", "breakers": breakers}
             )
 
-    def ensure_watching(self) -> None:
-        """Poll breakers in the background, for changes no request reveals
-        (a cooldown ending, another replica tripping)."""
+    def dashboard_opened(self) -> None:
+        """Poll breakers while dashboards are open, for changes no local
+        request reveals (a cooldown ending, another replica tripping)."""
+        self._dashboards += 1
         loop = asyncio.get_running_loop()
         watcher = self._watcher
         if watcher is None or watcher.done() or watcher.get_loop() is not loop:
             self._watcher = loop.create_task(self._watch())
 
+    def dashboard_closed(self) -> None:
+        self._dashboards = max(self._dashboards - 1, 0)
+
     async def _watch(self) -> None:
-        while True:
+        while self._dashboards:
             await asyncio.sleep(BREAKER_POLL_SECONDS)
             await self._check_breakers()
 
@@ -208,9 +215,15 @@ def _loop_running() -> bool:
     return True
 
 
+# Every monitor of the process, so a server's shutdown can flush them all
+# without building a gateway that was never used.
+_monitors: weakref.WeakSet[Monitor] = weakref.WeakSet()
+
+
 def attach_monitoring(gateway: Gateway) -> Monitor:
     """Observe ``gateway``'s settled requests; flush records at process exit."""
     monitor = Monitor(gateway)
+    _monitors.add(monitor)
     gateway.observers.append(monitor)
     listeners = getattr(getattr(gateway.dispatcher, "breaker", None), "listeners", None)
     if listeners is not None:
@@ -225,3 +238,11 @@ def monitor_for(gateway: Gateway) -> Monitor:
         if isinstance(observer, Monitor):
             return observer
     return attach_monitoring(gateway)
+
+
+async def flush_all_records() -> int:
+    """Write every monitor's buffered records now (server shutdown)."""
+    written = 0
+    for monitor in list(_monitors):
+        written += await monitor.writer.flush()
+    return written

@@ -5,15 +5,14 @@ started on first use in the running event loop, writes the buffer with one
 ``bulk_create`` every ``interval`` seconds, or sooner once ``batch_size``
 records wait, and passes on the clients' last-use times in the same step.
 
-Nothing answered may be missing after a clean shutdown. Daphne does not speak
-the ASGI lifespan protocol, so the final flush cannot hang off a lifespan
-event; instead ``flush_now`` is registered with ``atexit``. Daphne (Twisted) and
-uvicorn both exit normally on SIGTERM and SIGINT, which runs ``atexit``
-handlers after the server loop has stopped, so nothing can be settled after the
-final flush. Worker threads are joined before ``atexit`` runs, so a batch a
-worker was writing is finished by then; batches leave the pending list only
-once written, so none is lost or written twice. A SIGKILL loses at most the
-last second of records.
+Nothing answered may be missing after a clean shutdown. Servers that speak
+the ASGI lifespan protocol flush through ``monitoring.lifespan``. Daphne does
+not, so ``flush_at_exit`` is also registered with ``atexit``: on SIGTERM and
+SIGINT Daphne (Twisted) exits normally, which runs ``atexit`` handlers after
+the server loop has stopped, so nothing can be settled after the final flush.
+Worker threads are joined before ``atexit`` runs, so a batch a worker was
+writing is finished by then; batches leave the buffer only once written, so
+none is lost or written twice. A SIGKILL loses at most the last interval.
 """
 
 from __future__ import annotations
@@ -26,7 +25,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from django.db import close_old_connections
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+)
 
 from gateway.services.clients import clients_touch
 from monitoring.models import RequestRecord
@@ -108,17 +112,33 @@ class RecordWriter:
                 return written
             try:
                 self.create([build_record(fields) for fields in batch])
-            except Exception:
+            except (OperationalError, InterfaceError):
                 # Kept for the next attempt: the database may be restarting.
                 logger.exception("writing request records failed; will retry")
                 return written
+            except (DatabaseError, ValueError, TypeError):
+                # Something in the batch itself is refused: write what can be
+                # written, so one bad record cannot hold back all later ones.
+                self._write_one_by_one(batch)
             with self._lock:
                 self._remove_written(batch)
             written += len(batch)
 
+    def _write_one_by_one(self, batch: list[dict]) -> None:
+        for fields in batch:
+            try:
+                self.create([build_record(fields)])
+            except Exception:
+                logger.exception(
+                    "request record dropped", extra={"request_id": fields["request_id"]}
+                )
+
     def _remove_written(self, batch: list[dict]) -> None:
-        # The buffer only grows at its end, unless overflow dropped its head
-        # meanwhile; the written records are found by identity either way.
+        head = self._buffer[: len(batch)]
+        if len(head) == len(batch) and head[0] is batch[0] and head[-1] is batch[-1]:
+            del self._buffer[: len(batch)]
+            return
+        # Overflow dropped the buffer's head meanwhile: find them by identity.
         done = {id(record) for record in batch}
         self._buffer[:] = [r for r in self._buffer if id(r) not in done]
 

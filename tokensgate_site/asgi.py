@@ -20,6 +20,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from gateway.asgi_guard import BodySizeGuard  # noqa: E402
+from monitoring.lifespan import lifespan_application  # noqa: E402
 from monitoring.routing import websocket_urlpatterns  # noqa: E402
 
 # Daphne reads a whole request body before it calls the application, so when
@@ -37,4 +38,6 @@ application = ProtocolTypeRouter({
     "websocket": AllowedHostsOriginValidator(
         AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
     ),
+    # Servers that speak lifespan flush request records on shutdown through it.
+    "lifespan": lifespan_application,
 })

@@ -210,6 +210,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.request": {"level": "ERROR"},
+        # A Host header outside ALLOWED_HOSTS is a client's (often a scanner's)
+        # doing and gets a 400; logged at ERROR with a traceback each time it
+        # would bury the gateway's own errors.
+        "django.security.DisallowedHost": {"level": "CRITICAL"},
         "daphne": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

@@ -156,9 +156,9 @@ class AnthropicMessagesService:
         return None
 
     async def _count_upstream(self, provider: Provider, exchange: Exchange) -> dict:
-        # Counting goes to the provider directly rather than through the
-        # dispatcher: a count is free, is never worth a retry or a failover
-        # (Ollama cannot count), and the local estimate is its fallback.
+        # Counting goes to the provider directly, not through the dispatcher:
+        # Ollama cannot count, so there is nothing to fail over to, and a
+        # local estimate now serves a client better than retries would.
         started = time.monotonic()
         payload = await provider.count_tokens(exchange.upstream_call())
         logger.info(

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
-from django.utils import timezone
 
 from gateway.conf import config
 from gateway.errors import AuthenticationFailed, PermissionDenied
@@ -146,5 +146,5 @@ def clients_touch(*, last_used: dict[int, float]) -> None:
     with transaction.atomic():
         for client_id, seen in last_used.items():
             ApiClient.objects.filter(pk=client_id).update(
-                last_used_at=timezone.datetime.fromtimestamp(seen, tz=timezone.utc)
+                last_used_at=datetime.fromtimestamp(seen, tz=UTC)
             )

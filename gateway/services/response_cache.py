@@ -56,9 +56,6 @@ STORABLE_STOP_REASONS = frozenset(
 )
 NOT_IN_KEY = frozenset({"stream", "metadata", "cache_control"})
 
-# The lock token of a leader that could not reach the shared store.
-_NO_SHARED_LOCK = "unavailable"
-
 POLL_FIRST_SECONDS = 0.02
 POLL_MAX_SECONDS = 0.25
 
@@ -156,9 +153,11 @@ class ResponseCache:
         if not policy.lookup:
             return None
 
-        message = await self._get(key)
-        if message is None:
-            message = await self._join_flight(exchange, key)
+        flight = self._flights.get(key)
+        if flight is not None:
+            message = await self._follow(flight)
+        else:
+            message = await self._lead(exchange, key)
         if message is None:
             exchange.cache_status = MISS
             return None
@@ -181,26 +180,18 @@ class ResponseCache:
             await self.finish(exchange)
             return False
 
-        stored = await self._set(key, orjson.dumps(message))
-        await self.finish(exchange, message)
-        return stored
+        token = self._step_down(exchange, message)
+        return await self._set(key, orjson.dumps(message), token)
 
-    async def finish(self, exchange: Exchange, message: dict | None = None) -> None:
-        """End the exchange's flight, if it leads one; safe to call twice."""
-        key = exchange.cache_key
-        flight = self._flights.get(key) if key is not None else None
-        if flight is None or flight.leader is not exchange:
+    async def finish(self, exchange: Exchange) -> None:
+        """End the exchange's flight without an answer; safe to call twice."""
+        token = self._step_down(exchange, None)
+        if token is None:
             return
-
-        token = self._resolve(key, flight, message)
-        if token is not None:
-            await self._release(key, token)
-
-    async def _join_flight(self, exchange: Exchange, key: str) -> dict | None:
-        flight = self._flights.get(key)
-        if flight is not None:
-            return await self._follow(flight)
-        return await self._lead(exchange, key)
+        try:
+            await self.entries.release(exchange.cache_key, token)
+        except StoreUnavailable:
+            pass  # The lock expires by itself within CACHE_LOCK_SECONDS.
 
     async def _follow(self, flight: _Flight) -> dict | None:
         try:
@@ -211,16 +202,25 @@ class ResponseCache:
             return None
 
     async def _lead(self, exchange: Exchange, key: str) -> dict | None:
+        # The flight exists before the first await, so identical requests of
+        # this process arriving meanwhile follow it instead of asking the store.
         flight = _Flight(exchange, asyncio.get_running_loop().create_future())
         self._flights[key] = flight
         _abandon_when_task_ends(self, key, flight)
 
-        flight.token = await self._acquire(key)
-        if flight.token is not None:
+        try:
+            found = await self.entries.get_or_lock(key, lock_seconds=self.lock_seconds)
+        except StoreUnavailable:
+            logger.warning("response cache unavailable; treating as a miss")
             return None
-
-        # Another replica is asking upstream the same question right now.
-        message = await self._poll(key)
+        if found.token is not None:
+            flight.token = found.token
+            return None
+        if found.value is not None:
+            message = _decode(found.value)
+        else:
+            # Another replica is asking upstream the same question right now.
+            message = await self._poll(key)
         if message is not None:
             self._resolve(key, flight, message)
         return message
@@ -241,6 +241,14 @@ class ResponseCache:
             interval = min(interval * 2, POLL_MAX_SECONDS)
         return None
 
+    def _step_down(self, exchange: Exchange, message: dict | None) -> str | None:
+        """Hand ``message`` to the followers if the exchange leads; its lock token."""
+        key = exchange.cache_key
+        flight = self._flights.get(key) if key is not None else None
+        if flight is None or flight.leader is not exchange:
+            return None
+        return self._resolve(key, flight, message)
+
     def _resolve(self, key: str, flight: _Flight, message: dict | None) -> str | None:
         """Wake the followers and forget the flight; the lock token to release."""
         if self._flights.get(key) is flight:
@@ -256,17 +264,11 @@ class ResponseCache:
         exchange.usage = Usage.from_anthropic(message.get("usage"))
         return message
 
-    async def _get(self, key: str) -> dict | None:
+    async def _set(self, key: str, value: bytes, token: str | None) -> bool:
         try:
-            value = await self.entries.get(key)
-        except StoreUnavailable:
-            logger.warning("response cache unavailable; treating as a miss")
-            return None
-        return _decode(value) if value is not None else None
-
-    async def _set(self, key: str, value: bytes) -> bool:
-        try:
-            stored = await self.entries.set(key, value, ttl_seconds=self.ttl_seconds)
+            stored = await self.entries.set(
+                key, value, ttl_seconds=self.ttl_seconds, token=token
+            )
         except StoreUnavailable:
             logger.warning("response cache unavailable; answer not stored")
             return False
@@ -275,21 +277,6 @@ class ResponseCache:
                 "answer too large for the response cache", extra={"size": len(value)}
             )
         return stored
-
-    async def _acquire(self, key: str) -> str | None:
-        try:
-            return await self.entries.acquire(key, ttl_seconds=self.lock_seconds)
-        except StoreUnavailable:
-            # Without the shared lock this replica still leads its own flight.
-            return _NO_SHARED_LOCK
-
-    async def _release(self, key: str, token: str) -> None:
-        if token == _NO_SHARED_LOCK:
-            return
-        try:
-            await self.entries.release(key, token)
-        except StoreUnavailable:
-            pass  # The lock expires by itself within CACHE_LOCK_SECONDS.
 
 
 def _abandon_when_task_ends(cache: ResponseCache, key: str, flight: _Flight) -> None:
@@ -305,9 +292,16 @@ def _abandon_when_task_ends(cache: ResponseCache, key: str, flight: _Flight) -> 
     def abandon(_: asyncio.Task) -> None:
         token = cache._resolve(key, flight, None)
         if token is not None:
-            asyncio.ensure_future(cache._release(key, token))
+            asyncio.ensure_future(_release_quietly(cache.entries, key, token))
 
     task.add_done_callback(abandon)
+
+
+async def _release_quietly(store: CacheStore, key: str, token: str) -> None:
+    try:
+        await store.release(key, token)
+    except StoreUnavailable:
+        pass  # The lock expires by itself within CACHE_LOCK_SECONDS.
 
 
 def _decode(value: bytes) -> dict | None:

@@ -2,14 +2,18 @@
 
 The store holds opaque bytes under keys the response cache computes (see
 ``gateway.services.response_cache``); it knows nothing of messages. Besides
-``get`` and ``set`` it offers a short lock per key, so that when several
-replicas miss on the same request at once only one of them calls upstream
-while the others poll for its answer.
+entries it keeps a short lock per key, so that when several replicas miss on
+the same request at once only one of them calls upstream while the others
+poll for its answer.
+
+Each step of a request is one round trip: ``get_or_lock`` reads the entry and,
+on a miss, tries to take the lock; ``set`` stores the answer and releases the
+caller's lock. A hit costs one round trip, a miss two.
 
 Redis layout: the entry of cache key ``K`` lives at ``tg:{rc:K}`` and its lock
 at ``tg:{rc:K}:lock``; the hash tag keeps both on one Cluster slot, so one
-``MGET`` reads them together. Entries expire by ``EX``; locks by ``PX`` and are
-released only by the holder's random token (a Lua compare-and-delete), so a
+script touches both. Entries expire by ``EX``; locks by ``PX`` and are
+released only by the holder's random token (compare-and-delete in Lua), so a
 holder whose lock already expired cannot release a newer holder's lock.
 """
 
@@ -29,12 +33,34 @@ from gateway.state.backend import MemoryBackend, RedisBackend, StoreUnavailable,
 
 T = TypeVar("T")
 
-_RELEASE_SCRIPT = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+_GET_OR_LOCK_SCRIPT = """
+local value = redis.call('GET', KEYS[1])
+if value then
+  return {1, value}
+end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {0, ARGV[1]}
+end
+return {0, ''}
+"""
+
+_SET_SCRIPT = """
+if ARGV[1] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then
+  return redis.call('DEL', KEYS[2])
 end
 return 0
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """An entry, or on a miss the lock token if this caller took the lock."""
+
+    value: bytes | None
+    token: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +77,22 @@ class CacheStore(ABC):
     max_entry_bytes: int
 
     @abstractmethod
-    async def get(self, cache_key: str) -> bytes | None:
-        """The live entry under ``cache_key``, or None."""
+    async def get_or_lock(self, cache_key: str, *, lock_seconds: float) -> Lookup:
+        """The entry; on a miss, take the key's lock if it is free."""
 
     @abstractmethod
-    async def set(self, cache_key: str, value: bytes, *, ttl_seconds: int) -> bool:
-        """Store an entry; False (and nothing stored) when it is too large."""
+    async def set(
+        self,
+        cache_key: str,
+        value: bytes,
+        *,
+        ttl_seconds: int,
+        token: str | None = None,
+    ) -> bool:
+        """Store an entry and release ``token``'s lock; False if too large.
 
-    @abstractmethod
-    async def delete(self, cache_key: str) -> None:
-        """Forget the entry under ``cache_key``."""
-
-    @abstractmethod
-    async def acquire(self, cache_key: str, *, ttl_seconds: float) -> str | None:
-        """Take the key's lock for ``ttl_seconds``; its token, or None if held."""
+        A value over the size limit is not stored, but the lock is released.
+        """
 
     @abstractmethod
     async def release(self, cache_key: str, token: str) -> bool:
@@ -73,6 +101,10 @@ class CacheStore(ABC):
     @abstractmethod
     async def peek(self, cache_key: str) -> Peek:
         """Read the entry and the lock's presence in one step."""
+
+    @abstractmethod
+    async def delete(self, cache_key: str) -> None:
+        """Forget the entry under ``cache_key``."""
 
 
 class MemoryCacheStore(CacheStore):
@@ -100,45 +132,56 @@ class MemoryCacheStore(CacheStore):
     def size_bytes(self) -> int:
         return self._bytes
 
-    async def get(self, cache_key: str) -> bytes | None:
-        return self._live(cache_key)
+    async def get_or_lock(self, cache_key: str, *, lock_seconds: float) -> Lookup:
+        value = self._live(cache_key)
+        if value is not None:
+            return Lookup(value, None)
+        if self._locked(cache_key):
+            return Lookup(None, None)
 
-    async def set(self, cache_key: str, value: bytes, *, ttl_seconds: int) -> bool:
-        if len(value) > self.max_entry_bytes or len(value) > self.max_bytes:
+        token = secrets.token_hex(8)
+        self._locks[cache_key] = (self.backend.clock() + lock_seconds, token)
+        return Lookup(None, token)
+
+    async def set(
+        self,
+        cache_key: str,
+        value: bytes,
+        *,
+        ttl_seconds: int,
+        token: str | None = None,
+    ) -> bool:
+        if token is not None:
+            self._release(cache_key, token)
+        if len(value) > min(self.max_entry_bytes, self.max_bytes):
             return False
 
         self._drop(cache_key)
         self._entries[cache_key] = (self.backend.clock() + ttl_seconds, value)
         self._bytes += len(value)
         while self._bytes > self.max_bytes:
-            oldest = next(iter(self._entries))
-            self._drop(oldest)
+            self._drop(next(iter(self._entries)))
         return True
+
+    async def release(self, cache_key: str, token: str) -> bool:
+        return self._release(cache_key, token)
+
+    async def peek(self, cache_key: str) -> Peek:
+        return Peek(self._live(cache_key), self._locked(cache_key))
 
     async def delete(self, cache_key: str) -> None:
         self._drop(cache_key)
 
-    async def acquire(self, cache_key: str, *, ttl_seconds: float) -> str | None:
-        now = self.backend.clock()
-        held = self._locks.get(cache_key)
-        if held is not None and held[0] > now:
-            return None
-
-        token = secrets.token_hex(8)
-        self._locks[cache_key] = (now + ttl_seconds, token)
-        return token
-
-    async def release(self, cache_key: str, token: str) -> bool:
+    def _release(self, cache_key: str, token: str) -> bool:
         held = self._locks.get(cache_key)
         if held is None or held[1] != token:
             return False
         del self._locks[cache_key]
         return True
 
-    async def peek(self, cache_key: str) -> Peek:
+    def _locked(self, cache_key: str) -> bool:
         held = self._locks.get(cache_key)
-        locked = held is not None and held[0] > self.backend.clock()
-        return Peek(self._live(cache_key), locked)
+        return held is not None and held[0] > self.backend.clock()
 
     def _live(self, cache_key: str) -> bytes | None:
         entry = self._entries.get(cache_key)
@@ -169,47 +212,51 @@ class RedisCacheStore(CacheStore):
     ) -> None:
         self.backend = backend
         self.max_entry_bytes = max_entry_bytes or config().CACHE_MAX_ENTRY_BYTES
-        self._release = backend.script(_RELEASE_SCRIPT)
+        self._get_or_lock = backend.script(_GET_OR_LOCK_SCRIPT)
+        self._set = backend.script(_SET_SCRIPT)
 
-    async def get(self, cache_key: str) -> bytes | None:
-        return await _call(self.backend.client.get(_entry_key(cache_key)))
-
-    async def set(self, cache_key: str, value: bytes, *, ttl_seconds: int) -> bool:
-        if len(value) > self.max_entry_bytes:
-            return False
-        command = self.backend.client.set(_entry_key(cache_key), value, ex=ttl_seconds)
-        await _call(command)
-        return True
-
-    async def delete(self, cache_key: str) -> None:
-        await _call(self.backend.client.delete(_entry_key(cache_key)))
-
-    async def acquire(self, cache_key: str, *, ttl_seconds: float) -> str | None:
+    async def get_or_lock(self, cache_key: str, *, lock_seconds: float) -> Lookup:
         token = secrets.token_hex(8)
-        milliseconds = max(int(ttl_seconds * 1000), 1)
-        command = self.backend.client.set(
-            _lock_key(cache_key), token, nx=True, px=milliseconds
+        milliseconds = max(int(lock_seconds * 1000), 1)
+        found, payload = await self.backend.run(
+            self._get_or_lock, _keys(cache_key), [token, milliseconds]
         )
-        return token if await _call(command) else None
+        if found:
+            return Lookup(payload, None)
+        return Lookup(None, payload.decode() if payload else None)
+
+    async def set(
+        self,
+        cache_key: str,
+        value: bytes,
+        *,
+        ttl_seconds: int,
+        token: str | None = None,
+    ) -> bool:
+        fits = len(value) <= self.max_entry_bytes
+        if not fits and token is None:
+            return False
+
+        stored = value if fits else b""
+        args = [stored, ttl_seconds, token or ""]
+        await self.backend.run(self._set, _keys(cache_key), args)
+        return fits
 
     async def release(self, cache_key: str, token: str) -> bool:
-        released = await self.backend.run(
-            self._release, [_lock_key(cache_key)], [token]
-        )
+        released = await self.backend.run(self._set, _keys(cache_key), [b"", 0, token])
         return bool(released)
 
     async def peek(self, cache_key: str) -> Peek:
-        keys = [_entry_key(cache_key), _lock_key(cache_key)]
-        value, lock = await _call(self.backend.client.mget(keys))
+        value, lock = await _call(self.backend.client.mget(_keys(cache_key)))
         return Peek(value, lock is not None)
 
+    async def delete(self, cache_key: str) -> None:
+        await _call(self.backend.client.delete(_keys(cache_key)[0]))
 
-def _entry_key(cache_key: str) -> str:
-    return key("{rc:" + cache_key + "}")
 
-
-def _lock_key(cache_key: str) -> str:
-    return key("{rc:" + cache_key + "}", "lock")
+def _keys(cache_key: str) -> list[str]:
+    tag = "{rc:" + cache_key + "}"
+    return [key(tag), key(tag, "lock")]
 
 
 async def _call(command: Awaitable[T]) -> T:

@@ -23,6 +23,7 @@ class Outcome:
     seconds: float
     status: int
     stream: bool
+    request_id: str
     error: str = ""
 
 
@@ -68,28 +69,31 @@ class Load:
                 self.outcomes.append(outcome)
 
     def _one(self, client: openai.OpenAI, stream: bool) -> Outcome:
-        prompt = f"Load request {next(self._counter)}: name a colour."
-        messages = [{"role": "user", "content": prompt}]
+        number = next(self._counter)
+        request_id = f"load-{number}"
+        messages = [{"role": "user", "content": f"Load request {number}: a colour?"}]
         started = time.monotonic()
         try:
-            if stream:
-                chunks = client.chat.completions.create(
-                    model="claude-haiku-4-5", messages=messages, max_tokens=20,
-                    stream=True,
-                )
-                finish = [c.choices[0].finish_reason for c in chunks if c.choices]
-                assert finish[-1] in ("stop", "length"), finish
-            else:
-                client.chat.completions.create(
-                    model="claude-haiku-4-5", messages=messages, max_tokens=20
-                )
+            self._send(client, messages, stream, request_id)
         except openai.APIStatusError as exc:
-            return Outcome(started, time.monotonic() - started, exc.status_code, stream,
-                           str(exc)[:200])
+            status, error = exc.status_code, str(exc)[:200]
         except Exception as exc:  # noqa: BLE001 - a dropped stream is an outcome too
-            return Outcome(started, time.monotonic() - started, 0, stream,
-                           f"{type(exc).__name__}: {exc}"[:200])
-        return Outcome(started, time.monotonic() - started, 200, stream)
+            status, error = 0, f"{type(exc).__name__}: {exc}"[:200]
+        else:
+            status, error = 200, ""
+        seconds = time.monotonic() - started
+        return Outcome(started, seconds, status, stream, request_id, error)
+
+    def _send(
+        self, client: openai.OpenAI, messages: list, stream: bool, request_id: str
+    ) -> None:
+        reply = client.chat.completions.create(
+            model="claude-haiku-4-5", messages=messages, max_tokens=20,
+            stream=stream, extra_headers={"X-Request-ID": request_id},
+        )
+        if stream:
+            finish = [c.choices[0].finish_reason for c in reply if c.choices]
+            assert finish[-1] in ("stop", "length"), finish
 
 
 def failures(outcomes: list[Outcome]) -> list[Outcome]:

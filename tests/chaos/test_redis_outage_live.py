@@ -18,6 +18,9 @@ import httpx
 import pytest
 import redis
 
+from gateway.state.breaker_store import BreakerPolicy
+from gateway.state.limits_store import LimitPolicy, Reservation
+from gateway.state.store import build_state_store
 from tests.chaos.load import Load, failures, percentile
 from tests.live import (
     LiveGateway,
@@ -32,11 +35,16 @@ pytestmark = pytest.mark.live
 
 REDIS_TIMEOUT = 0.1
 COOLDOWN = 0.5
-# Scheduling noise on a shared 2-core machine running gateway, stand-in and
-# load generator at once; the bound being tested is REDIS_TIMEOUT above the
-# normal worst case, and this margin keeps unrelated hiccups from failing it.
-MARGIN = 0.25
-WARM_UP = 1.5
+# The bound under test is "no more than one Redis timeout on top of the normal
+# latency". This machine is shared, and a gateway process pauses for up to a
+# few hundred milliseconds now and then (CPU contention, full garbage
+# collections), so: the 90th percentile must stay within one timeout of normal
+# (a request that waited on Redis for every call would take several timeouts),
+# and the slowest request within one timeout plus such a pause (a request stuck
+# on Redis would take the whole fault).
+P90_MARGIN = 0.1
+PAUSE_MARGIN = 0.6
+NORMAL = 2.0
 FAULT = 3.0
 
 
@@ -62,6 +70,10 @@ def gateway(
         EXPECTED_REPLICAS="3",
     )
     server = start_gateway(folder, env, name="chaos-gateway")
+    # The first requests of a process load encodings and warm caches; they are
+    # no fair "normal" to compare with.
+    with Load([server.url], server.key, threads=2):
+        time.sleep(2.0)
     yield server
     server.stop()
 
@@ -91,33 +103,35 @@ def wait_for_health(gateway: LiveGateway, status: str, timeout: float = 10.0) ->
 def run_fault(gateway: LiveGateway, inject, heal) -> tuple[Load, float, float, dict]:
     """Load before, during and after a fault; returns the fault's time span."""
     with Load([gateway.url], gateway.key) as load:
-        time.sleep(WARM_UP)
+        time.sleep(NORMAL)
         fault_start = time.monotonic()
         inject()
         time.sleep(FAULT / 2)
         during = health(gateway)
-        time.sleep(FAULT / 2)
+        time.sleep(max(0.0, fault_start + FAULT - time.monotonic()))
         fault_end = time.monotonic()
         heal()
-        time.sleep(WARM_UP)
+        time.sleep(NORMAL / 2)
     return load, fault_start, fault_end, during
 
 
-def slowest_allowed(load: Load, fault_start: float) -> float:
+def latency_problems(load: Load, fault_start: float, fault_end: float) -> list[str]:
     normal = [o.seconds for o in load.between(0, fault_start)]
-    assert len(normal) >= 10, "too little traffic before the fault to compare with"
-    return percentile(normal, 0.99) + REDIS_TIMEOUT + MARGIN
+    faulty = [o.seconds for o in load.between(fault_start, fault_end)]
+    assert len(normal) >= 20 and len(faulty) >= 20, "too little traffic to compare"
 
-
-def too_slow(load: Load, fault_start: float, fault_end: float) -> list[str]:
-    """Requests made during the fault that took longer than allowed, described."""
-    bound = slowest_allowed(load, fault_start)
-    return [
-        f"{'stream' if o.stream else 'request'} at +{o.started - fault_start:.2f}s "
-        f"took {o.seconds:.3f}s (allowed {bound:.3f}s)"
-        for o in load.between(fault_start, fault_end)
-        if o.seconds > bound
-    ]
+    problems = []
+    p90, normal_p90 = percentile(faulty, 0.9), percentile(normal, 0.9)
+    if p90 > normal_p90 + REDIS_TIMEOUT + P90_MARGIN:
+        problems.append(f"p90 {p90:.3f}s during the fault, {normal_p90:.3f}s before")
+    slowest = max(load.between(fault_start, fault_end), key=lambda o: o.seconds)
+    normal_slowest = max(normal)
+    if slowest.seconds > normal_slowest + REDIS_TIMEOUT + PAUSE_MARGIN:
+        problems.append(
+            f"slowest {slowest.seconds:.3f}s during the fault ({slowest.request_id}, "
+            f"+{slowest.started - fault_start:.2f}s), {normal_slowest:.3f}s before"
+        )
+    return problems
 
 
 def redis_keys(server: ServerProcess) -> list[bytes]:
@@ -130,8 +144,7 @@ def test_killing_redis_under_load_fails_no_request(gateway, chaos_redis):
     )
 
     assert failures(load.outcomes) == []
-    assert len(load.between(start, end)) >= 20
-    assert too_slow(load, start, end) == []
+    assert latency_problems(load, start, end) == []
     assert during["status"] == "degraded"
     assert during["state_store"]["redis"] == "error"
 
@@ -161,8 +174,7 @@ def test_freezing_redis_under_load_makes_no_request_wait_past_its_timeout(
     )
 
     assert failures(load.outcomes) == []
-    assert len(load.between(start, end)) >= 20
-    assert too_slow(load, start, end) == []
+    assert latency_problems(load, start, end) == []
     assert during["status"] == "degraded"
 
 
@@ -181,3 +193,44 @@ def test_a_thawed_redis_is_used_again_and_health_recovers(gateway, chaos_redis):
     assert recovered["status"] == "ok"
     assert failures(load.outcomes) == []
     assert any(b":limits:" in name for name in client.keys("tg:*"))
+
+
+async def test_a_frozen_redis_costs_a_process_one_timeout_not_one_per_call(
+    chaos_redis,
+):
+    store = build_state_store(f"redis://127.0.0.1:{chaos_redis.port}/0")
+    granted = count_connections_granted(store)
+    limits = LimitPolicy(requests_per_minute=1000)
+    breaker = BreakerPolicy(threshold=5, window_s=30, cooldown_s=60, lease_s=10)
+    await store.limits.admit(1, limits, Reservation(id="warm", tokens=1, cost_nanos=0))
+
+    chaos_redis.freeze()
+    try:
+        granted.clear()
+        for index in range(20):
+            reservation = Reservation(id=str(index), tokens=1, cost_nanos=0)
+            assert (await store.limits.admit(1, limits, reservation)).admitted
+            assert (await store.breakers.admit("anthropic", "t", breaker)).decision
+            assert await store.cache.get("absent") is None
+    finally:
+        chaos_redis.thaw()
+        await store.aclose()
+
+    # The first call waited for its timeout; every later one was answered in
+    # process without trying Redis.
+    assert len(granted) == 1
+    assert store.backend.guard.fallbacks == 1
+
+
+def count_connections_granted(store) -> list:
+    pool = store.backend.client.connection_pool
+    granted: list = []
+    grant = pool.get_connection
+
+    async def counting(*args, **kwargs):
+        connection = await grant(*args, **kwargs)
+        granted.append(connection)
+        return connection
+
+    pool.get_connection = counting
+    return granted

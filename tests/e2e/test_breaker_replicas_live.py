@@ -39,6 +39,8 @@ def replicas(live_dir: Path, standin: StandIn, ollama_standin: StandIn, redis_se
                 start_gateway(live_dir / f"replica{index}", env, name=f"replica{index}")
             )
         yield servers
+        # Leave the shared Redis with closed breakers for other test modules.
+        servers[0].manage("reset_breakers")
     finally:
         for server in servers:
             server.stop()
@@ -52,8 +54,6 @@ def closed_breakers(replicas, upstreams):
     for replica in replicas:
         attempts(replica)
     upstreams[0].reset()
-    yield
-    replicas[0].manage("reset_breakers")
 
 
 def attempts(gateway: LiveGateway) -> str:

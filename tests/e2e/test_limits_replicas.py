@@ -65,7 +65,7 @@ async def burst(
         return await asyncio.gather(
             *(
                 http.post(
-                    replicas[index % REPLICAS].url + "/v1/chat/completions",
+                    replicas[index % len(replicas)].url + "/v1/chat/completions",
                     json=BODY,
                     headers=headers,
                 )

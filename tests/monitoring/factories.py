@@ -67,6 +67,8 @@ def settled_exchange(
         stream=False,
     )
     exchange.started = time.monotonic() - latency_ms / 1000
+    # A fixed latency, however long the test takes to get to it.
+    exchange.latency_ms = lambda: latency_ms
     exchange.model = HAIKU
     exchange.status = status
     exchange.cache_status = cache_status

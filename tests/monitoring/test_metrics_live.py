@@ -18,7 +18,15 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.live import LiveGateway, StandIn, gateway_env, start_gateway
+from tests.live import (
+    PYTHON,
+    LiveGateway,
+    StandIn,
+    free_port,
+    gateway_env,
+    manage,
+    start_gateway,
+)
 
 pytestmark = pytest.mark.live
 
@@ -201,6 +209,58 @@ def test_every_answered_request_has_its_record_after_sigterm(
     total_cost = sum(Decimal(row["cost_usd"]) for row in rows)
     assert float(total_cost) == pytest.approx(metrics["total_cost"], abs=1e-9)
     assert "request records flushed at exit" in gateway.log_text()
+
+
+def test_uvicorn_flushes_records_on_sigterm_through_lifespan(
+    live_dir: Path, standin: StandIn, ollama_standin: StandIn
+) -> None:
+    # uvicorn re-raises the SIGTERM it handled, so the process dies of it and
+    # atexit never runs: only the lifespan shutdown can flush.
+    folder = live_dir / "uvicorn"
+    folder.mkdir(exist_ok=True)
+    env = gateway_env(
+        folder,
+        anthropic_url=standin.url,
+        ollama_url=ollama_standin.url,
+        RECORD_FLUSH_SECONDS="3600",
+    )
+    manage("migrate", "-v0", env=env)
+    port = free_port()
+    server = LiveGateway(
+        name="uvicorn",
+        port=port,
+        log_path=folder / "uvicorn.log",
+        env=env,
+        command=[
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "tokensgate_site.asgi:application",
+        ],
+    )
+    server.key = server.create_client("tests-uvicorn")
+    server.start()
+    client = openai.OpenAI(
+        base_url=server.url + "/v1", api_key=server.key, max_retries=0
+    )
+    ids = []
+    for index in range(3):
+        raw = client.chat.completions.with_raw_response.create(
+            model="claude-haiku-4-5",
+            max_tokens=20,
+            messages=[{"role": "user", "content": f"uvicorn question {index}"}],
+        )
+        ids.append(raw.headers["x-request-id"])
+
+    server.stop()
+
+    rows = read_records(Path(env["SQLITE_PATH"]))
+    assert sorted(row["request_id"] for row in rows) == sorted(ids)
+    assert "request records flushed at shutdown" in server.log_text()
 
 
 def read_records(path: Path) -> list[dict]:

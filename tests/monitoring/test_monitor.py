@@ -6,11 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from channels.layers import get_channel_layer
 
 from gateway.services.pricing import Usage
 from gateway.state.backend import MemoryBackend, RedisBackend
 from gateway.state.counter_store import MemoryCounterStore, RedisCounterStore
 from gateway.state.store import StateStore
+from monitoring.events import GROUP
 from monitoring.monitor import Monitor
 from monitoring.writer import RecordWriter
 from tests.monitoring.factories import settled_exchange
@@ -190,3 +192,23 @@ async def test_series_has_one_point_per_minute_of_the_last_hour() -> None:
     assert series[-1]["requests"] == 1
     assert series[-1]["cost_usd"] == 1.0
     assert series[0]["requests"] == 0 and series[0]["latency_ms"] is None
+
+
+async def test_open_dashboards_learn_of_breaker_changes_no_request_revealed() -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(GROUP, channel)
+    monitor = memory_monitor()
+    monitor.dashboard_opened()
+
+    first = await asyncio.wait_for(layer.receive(channel), 3)
+    # Another replica trips the shared breaker: no request here shows it.
+    monitor.gateway.dispatcher.states["anthropic"] = "open"
+    second = await asyncio.wait_for(layer.receive(channel), 3)
+
+    assert first["breakers"]["anthropic"]["state"] == "closed"
+    assert second["type"] == "dashboard.breakers"
+    assert second["breakers"]["anthropic"]["state"] == "open"
+    monitor.dashboard_closed()
+    await asyncio.wait_for(monitor._watcher, 3)
+    await layer.group_discard(GROUP, channel)

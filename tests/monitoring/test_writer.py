@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import DataError, OperationalError
 
 from gateway.models import ApiClient
 from gateway.services.pricing import Usage
@@ -72,7 +73,7 @@ async def test_a_failed_write_keeps_records_for_the_next_attempt() -> None:
     def flaky_create(batch: list[RequestRecord]) -> None:
         attempts.append(len(batch))
         if len(attempts) == 1:
-            raise RuntimeError("database restarting")
+            raise OperationalError("database restarting")
         RequestRecord.objects.bulk_create(batch)
 
     writer = RecordWriter(create=flaky_create)
@@ -81,6 +82,27 @@ async def test_a_failed_write_keeps_records_for_the_next_attempt() -> None:
     assert await writer.flush() == 0
     assert await writer.flush() == 1
     assert attempts == [1, 1]
+
+
+async def test_a_refused_record_does_not_hold_back_the_others() -> None:
+    client = await asyncio.to_thread(make_client)
+
+    def picky_create(batch: list[RequestRecord]) -> None:
+        if any(record.request_id == "req_bad" for record in batch):
+            raise DataError("value out of range")
+        RequestRecord.objects.bulk_create(batch)
+
+    writer = RecordWriter(create=picky_create)
+    for request_id in ("req_1", "req_bad", "req_2"):
+        writer.add(record_for(client, request_id=request_id))
+
+    await writer.flush()
+
+    saved = await asyncio.to_thread(
+        lambda: sorted(RequestRecord.objects.values_list("request_id", flat=True))
+    )
+    assert saved == ["req_1", "req_2"]
+    assert writer.pending == 0
 
 
 def test_flush_now_writes_without_an_event_loop() -> None:
@@ -108,9 +130,6 @@ def test_a_deleted_clients_record_keeps_its_name() -> None:
     assert saved.client_name == "gone-app"
 
 
-# TODO: clients_touch in gateway/services/clients.py calls timezone.utc, which
-# Django 5 removed, so last-use times are never saved; drop this mark once fixed.
-@pytest.mark.xfail(strict=True, reason="clients_touch uses django.utils.timezone.utc")
 def test_flush_records_clients_last_use() -> None:
     client = make_client()
     seen = time.time()

@@ -59,8 +59,20 @@ class RawConnection:
         for line in header_lines:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
+        status = int(status_line.split()[1])
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            return RawResponse(status, headers, self._read_chunked())
         length = int(headers.get("content-length", "0"))
-        return RawResponse(int(status_line.split()[1]), headers, self._read_exactly(length))
+        return RawResponse(status, headers, self._read_exactly(length))
+
+    def _read_chunked(self) -> bytes:
+        body = b""
+        while True:
+            size = int(self._read_until(b"\r\n").split(b";")[0], 16)
+            body += self._read_exactly(size)
+            self._read_exactly(2)
+            if size == 0:
+                return body
 
     def _read_until(self, marker: bytes) -> bytes:
         while marker not in self.buffer:

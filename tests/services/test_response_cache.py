@@ -316,13 +316,10 @@ async def test_clients_in_a_shared_scope_share_answers(cache):
 
 async def test_a_store_outage_is_a_miss_and_never_an_error():
     class BrokenStore(MemoryCacheStore):
-        async def get(self, cache_key):
+        async def get_or_lock(self, cache_key, *, lock_seconds):
             raise StoreUnavailable("down")
 
-        async def set(self, cache_key, value, *, ttl_seconds):
-            raise StoreUnavailable("down")
-
-        async def acquire(self, cache_key, *, ttl_seconds):
+        async def set(self, cache_key, value, *, ttl_seconds, token=None):
             raise StoreUnavailable("down")
 
     broken = BrokenStore(MemoryBackend(), max_entry_bytes=1024, max_bytes=10**6)
@@ -425,3 +422,53 @@ async def test_another_replica_gives_up_after_the_lock_time(store, clock):
 
     assert await two.cache.lookup(exchange()) is None
     assert 2 <= sum(two.sleeps) < 2.5
+
+
+class CountingStore(MemoryCacheStore):
+    """Counts the round trips a Redis store would make."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: list[str] = []
+
+    async def get_or_lock(self, cache_key, *, lock_seconds):
+        self.calls.append("get_or_lock")
+        return await super().get_or_lock(cache_key, lock_seconds=lock_seconds)
+
+    async def set(self, cache_key, value, *, ttl_seconds, token=None):
+        self.calls.append("set")
+        return await super().set(cache_key, value, ttl_seconds=ttl_seconds, token=token)
+
+    async def release(self, cache_key, token):
+        self.calls.append("release")
+        return await super().release(cache_key, token)
+
+
+async def test_a_miss_costs_two_store_round_trips_and_a_hit_one(clock):
+    store = CountingStore(
+        MemoryBackend(clock=clock), max_entry_bytes=10**5, max_bytes=10**6
+    )
+    cache = Replica(store, clock).cache
+    first = exchange()
+    await cache.lookup(first)
+    followers = [asyncio.create_task(cache.lookup(exchange())) for _ in range(3)]
+    await asyncio.sleep(0)
+    await cache.store(first, message())
+    await asyncio.gather(*followers)
+    assert store.calls == ["get_or_lock", "set"]
+
+    store.calls.clear()
+    await cache.lookup(exchange())
+    assert store.calls == ["get_or_lock"]
+
+
+async def test_no_cache_costs_one_store_round_trip(clock):
+    store = CountingStore(
+        MemoryBackend(clock=clock), max_entry_bytes=10**5, max_bytes=10**6
+    )
+    cache = Replica(store, clock).cache
+    fresh = exchange(cache_control="no-cache")
+    await cache.lookup(fresh)
+    await cache.store(fresh, message())
+
+    assert store.calls == ["set"]

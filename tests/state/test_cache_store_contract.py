@@ -16,6 +16,7 @@ import pytest
 from gateway.state.backend import MemoryBackend, RedisBackend, StoreUnavailable
 from gateway.state.cache_store import (
     CacheStore,
+    Lookup,
     MemoryCacheStore,
     Peek,
     RedisCacheStore,
@@ -79,25 +80,35 @@ def cache_key() -> str:
     return secrets.token_hex(32)
 
 
-async def test_a_missing_key_reads_as_none(harness, cache_key):
-    assert await harness.store.get(cache_key) is None
+async def get(store: CacheStore, cache_key: str) -> bytes | None:
+    return (await store.peek(cache_key)).value
 
 
-async def test_a_stored_entry_reads_back_byte_for_byte(harness, cache_key):
+async def test_a_missing_key_takes_the_lock(harness, cache_key):
+    found = await harness.store.get_or_lock(cache_key, lock_seconds=10)
+
+    assert found.value is None and found.token
+    assert (await harness.store.peek(cache_key)).locked
+
+
+async def test_a_stored_entry_reads_back_byte_for_byte_without_locking(
+    harness, cache_key
+):
     value = b'{"type":"message","content":[{"type":"text","text":"\xc3\xa9"}]}'
 
     assert await harness.store.set(cache_key, value, ttl_seconds=60) is True
-    assert await harness.store.get(cache_key) == value
+    assert await harness.store.get_or_lock(cache_key, lock_seconds=10) == Lookup(
+        value, None
+    )
+    assert not (await harness.store.peek(cache_key)).locked
 
 
 async def test_an_entry_over_the_size_limit_is_refused_and_not_stored(
     harness, cache_key
 ):
-    assert (
-        await harness.store.set(cache_key, b"x" * (MAX_ENTRY + 1), ttl_seconds=60)
-        is False
-    )
-    assert await harness.store.get(cache_key) is None
+    too_big = b"x" * (MAX_ENTRY + 1)
+    assert await harness.store.set(cache_key, too_big, ttl_seconds=60) is False
+    assert await get(harness.store, cache_key) is None
 
 
 async def test_an_entry_at_the_size_limit_is_stored(harness, cache_key):
@@ -114,7 +125,7 @@ async def test_setting_again_replaces_the_entry_and_its_ttl(harness, cache_key):
     await harness.store.set(cache_key, b"old", ttl_seconds=5)
     await harness.store.set(cache_key, b"new", ttl_seconds=100)
 
-    assert await harness.store.get(cache_key) == b"new"
+    assert await get(harness.store, cache_key) == b"new"
     assert not await harness.expires_within(cache_key, 5)
 
 
@@ -122,44 +133,68 @@ async def test_delete_forgets_the_entry(harness, cache_key):
     await harness.store.set(cache_key, b"v", ttl_seconds=60)
     await harness.store.delete(cache_key)
 
-    assert await harness.store.get(cache_key) is None
+    assert await get(harness.store, cache_key) is None
 
 
-async def test_only_one_caller_holds_a_key_lock(harness, cache_key):
-    token = await harness.store.acquire(cache_key, ttl_seconds=10)
+async def test_only_one_caller_takes_a_key_lock(harness, cache_key):
+    first = await harness.store.get_or_lock(cache_key, lock_seconds=10)
+    second = await harness.store.get_or_lock(cache_key, lock_seconds=10)
 
-    assert token
-    assert await harness.store.acquire(cache_key, ttl_seconds=10) is None
+    assert first.token and second == Lookup(None, None)
+
+
+async def test_storing_with_the_token_releases_the_lock(harness, cache_key):
+    token = (await harness.store.get_or_lock(cache_key, lock_seconds=10)).token
+    await harness.store.set(cache_key, b"v", ttl_seconds=60, token=token)
+
+    assert await harness.store.peek(cache_key) == Peek(b"v", False)
+
+
+async def test_storing_with_another_token_leaves_the_lock(harness, cache_key):
+    await harness.store.get_or_lock(cache_key, lock_seconds=10)
+    await harness.store.set(cache_key, b"v", ttl_seconds=60, token="not-the-token")
+
+    assert await harness.store.peek(cache_key) == Peek(b"v", True)
+
+
+async def test_an_oversized_answer_still_releases_the_lock(harness, cache_key):
+    token = (await harness.store.get_or_lock(cache_key, lock_seconds=10)).token
+    too_big = b"x" * (MAX_ENTRY + 1)
+
+    assert (
+        await harness.store.set(cache_key, too_big, ttl_seconds=60, token=token)
+        is False
+    )
+    assert await harness.store.peek(cache_key) == Peek(None, False)
 
 
 async def test_a_lock_is_released_only_by_its_own_token(harness, cache_key):
-    token = await harness.store.acquire(cache_key, ttl_seconds=10)
+    token = (await harness.store.get_or_lock(cache_key, lock_seconds=10)).token
 
     assert await harness.store.release(cache_key, "not-the-token") is False
     assert (await harness.store.peek(cache_key)).locked
     assert await harness.store.release(cache_key, token) is True
     assert not (await harness.store.peek(cache_key)).locked
-    assert await harness.store.acquire(cache_key, ttl_seconds=10) is not None
+    assert (await harness.store.get_or_lock(cache_key, lock_seconds=10)).token
 
 
 async def test_a_lock_expires_after_its_ttl(harness, cache_key):
-    await harness.store.acquire(cache_key, ttl_seconds=2)
+    await harness.store.get_or_lock(cache_key, lock_seconds=2)
 
     assert await harness.expires_within(cache_key, 2, lock=True)
 
 
 async def test_locks_of_different_keys_are_independent(harness, cache_key):
-    assert await harness.store.acquire(cache_key, ttl_seconds=10)
-    assert await harness.store.acquire(cache_key[::-1], ttl_seconds=10)
+    assert (await harness.store.get_or_lock(cache_key, lock_seconds=10)).token
+    assert (await harness.store.get_or_lock(cache_key[::-1], lock_seconds=10)).token
 
 
 async def test_peek_reads_the_entry_and_the_lock_together(harness, cache_key):
     assert await harness.store.peek(cache_key) == Peek(None, False)
-    await harness.store.acquire(cache_key, ttl_seconds=10)
+    await harness.store.get_or_lock(cache_key, lock_seconds=10)
     await harness.store.set(cache_key, b"v", ttl_seconds=60)
 
-    peek = await harness.store.peek(cache_key)
-    assert peek.value == b"v" and peek.locked
+    assert await harness.store.peek(cache_key) == Peek(b"v", True)
 
 
 async def test_memory_store_evicts_least_recently_used_entries_past_its_byte_budget():
@@ -168,11 +203,11 @@ async def test_memory_store_evicts_least_recently_used_entries_past_its_byte_bud
     )
     for name in ("a", "b"):
         await store.set(name, b"x" * 100, ttl_seconds=60)
-    await store.get("a")
+    await store.peek("a")
     await store.set("c", b"x" * 100, ttl_seconds=60)
 
-    assert await store.get("b") is None
-    assert await store.get("a") is not None and await store.get("c") is not None
+    assert await get(store, "b") is None
+    assert await get(store, "a") is not None and await get(store, "c") is not None
     assert store.size_bytes == 200
 
 
@@ -186,7 +221,7 @@ async def test_memory_store_reclaims_the_bytes_of_expired_and_replaced_entries()
     assert store.size_bytes == 50
 
     clock.now += 2
-    assert await store.get("a") is None
+    assert await get(store, "a") is None
     assert store.size_bytes == 0
 
 
@@ -195,8 +230,8 @@ async def test_redis_keys_share_one_cluster_slot_per_cache_key(redis_server, cac
         f"redis://127.0.0.1:{redis_server.port}/0", command_timeout=1.0
     )
     store = RedisCacheStore(backend, max_entry_bytes=MAX_ENTRY)
+    await store.get_or_lock(cache_key, lock_seconds=5)
     await store.set(cache_key, b"v", ttl_seconds=60)
-    await store.acquire(cache_key, ttl_seconds=5)
 
     keys = sorted(
         k.decode() for k in await backend.client.keys(f"tg:{{rc:{cache_key}}}*")
@@ -210,11 +245,11 @@ async def test_an_unreachable_redis_raises_store_unavailable(cache_key):
     store = RedisCacheStore(backend, max_entry_bytes=MAX_ENTRY)
 
     for call in (
-        store.get(cache_key),
+        store.get_or_lock(cache_key, lock_seconds=1),
         store.set(cache_key, b"v", ttl_seconds=1),
-        store.acquire(cache_key, ttl_seconds=1),
         store.peek(cache_key),
         store.release(cache_key, "t"),
+        store.delete(cache_key),
     ):
         with pytest.raises(StoreUnavailable):
             await call
