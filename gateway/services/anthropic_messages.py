@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -142,8 +143,11 @@ class AnthropicMessagesService:
     async def _relay(
         self, exchange: Exchange, upstream: EventStream
     ) -> AsyncIterator[bytes]:
-        async for event in self.gateway.relay(exchange, upstream):
-            yield _event_bytes(event)
+        # Closing this generator (the client went away) closes the relay at
+        # once, and with it the upstream connection, not at garbage collection.
+        async with aclosing(self.gateway.relay(exchange, upstream)) as events:
+            async for event in events:
+                yield _event_bytes(event)
 
     def _skip_reason(self, provider: Provider | None) -> str | None:
         """Why the upstream should not be asked to count, if it should not."""

@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from tests.live import LiveGateway
+from tests.live import LiveGateway, gateway_env, start_gateway
 
 pytestmark = pytest.mark.live
 
@@ -231,4 +231,46 @@ def test_the_anthropic_surface_shares_the_cache_with_the_same_client(
 
     assert reply.status_code == 200, reply.text
     assert reply.headers["x-cache"] == "HIT"
+    assert upstream_calls(upstreams[0]) == 1
+
+
+@pytest.fixture(scope="module")
+def redis_replicas(live_dir, standin, ollama_standin, redis_server):
+    """Two gateways sharing one Redis (and one database, so one client key)."""
+    folder = live_dir / "cache-replicas"
+    env = gateway_env(
+        folder,
+        anthropic_url=standin.url,
+        ollama_url=ollama_standin.url,
+        REDIS_URL=f"redis://127.0.0.1:{redis_server.port}/3",
+    )
+    first = start_gateway(folder, env, name="cache-replica-0")
+    second = start_gateway(folder, env, name="cache-replica-1", migrate=False)
+    second.key = first.key
+    yield first, second
+    first.stop()
+    second.stop()
+
+
+def test_replicas_share_answers_through_redis(redis_replicas, upstreams):
+    first, second = (sdk(gateway) for gateway in redis_replicas)
+    request = question()
+    miss, _ = ask(first, request)
+    hit, _ = ask(second, request)
+
+    assert (miss["x-cache"], hit["x-cache"]) == ("MISS", "HIT")
+    assert upstream_calls(upstreams[0]) == 1
+
+
+def test_concurrent_misses_on_two_replicas_make_one_upstream_call(
+    redis_replicas, upstreams
+):
+    upstreams[0].control("POST", "/_control/config", {"latency_ms": 600})
+    clients = [sdk(gateway) for gateway in redis_replicas]
+    request = question()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda i: ask(clients[i % 2], request), range(6)))
+
+    statuses = sorted(headers["x-cache"] for headers, _ in results)
+    assert statuses == ["HIT"] * 5 + ["MISS"]
     assert upstream_calls(upstreams[0]) == 1

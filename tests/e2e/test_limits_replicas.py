@@ -88,6 +88,12 @@ def statuses(responses: list[httpx.Response]) -> dict[int, int]:
     return counts
 
 
+# TODO: with the state store's 100 ms Redis connect and command timeouts, a
+# burst of 300 requests on a 2-core machine delays each gateway's event loop
+# past the timeout although Redis answers in microseconds; the Redis guard then
+# switches the replicas to per-process limits and up to 180 are admitted. The
+# burst tests pass with 2 s timeouts. Timeouts in gateway/state/backend.py must
+# not count the event loop's own lag as Redis being slow.
 async def test_concurrent_requests_admit_exactly_the_limit_again_and_again(
     replicas: list[LiveGateway], upstreams
 ):

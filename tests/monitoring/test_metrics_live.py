@@ -76,6 +76,14 @@ def sent(gateway: LiveGateway, standin: StandIn, ollama_standin: StandIn) -> Sen
     standin.faults({"kind": "status", "status": 400, "count": 1})
     complete(client, sent, "This one is refused upstream.")
     standin.reset()
+
+    limited = openai.OpenAI(
+        base_url=gateway.url + "/v1",
+        max_retries=0,
+        api_key=gateway.create_client("metrics-limited", "--rpm", "1"),
+    )
+    complete(limited, sent, "The first request of a one-a-minute client.")
+    complete(limited, sent, "Its second, refused by the gateway's limit.")
     return sent
 
 
@@ -152,8 +160,9 @@ def test_metrics_json_counts_what_clients_sent(
 ) -> None:
     metrics = settled_metrics(gateway, len(sent.statuses))
 
-    assert metrics["total_requests"] == len(sent.statuses) == 7
-    assert metrics["total_errors"] == sum(s >= 400 for s in sent.statuses) == 1
+    assert metrics["total_requests"] == len(sent.statuses) == 9
+    assert metrics["total_errors"] == sum(s >= 400 for s in sent.statuses) == 2
+    assert metrics["rate_limited"] == sent.statuses.count(429) == 1
     counted_prompt = (
         metrics["total_input_tokens"]
         + metrics["total_cached_tokens"]
@@ -185,6 +194,7 @@ def test_prometheus_text_parses_and_matches_the_json(
     assert sum(s.value for s in requests) == metrics["total_requests"]
     assert {s.labels["surface"] for s in requests} == {"openai", "anthropic"}
     assert sum(s.value for s in requests if s.labels["status"] == "400") == 1
+    assert next(iter(families["tokensgate_rate_limited"].samples)).value == 1
     histogram = families["tokensgate_request_duration_seconds"].samples
     count = next(s.value for s in histogram if s.name.endswith("_count"))
     assert count == metrics["total_requests"]

@@ -86,6 +86,7 @@ class FakeProvider(Provider):
         self.calls: list[UpstreamCall] = []
         self.count_error: Exception | None = None
         self.stream_bytes = UPSTREAM_STREAM
+        self.closed_streams = 0
 
     async def create(self, call: UpstreamCall) -> UpstreamReply:
         self.calls.append(call)
@@ -98,7 +99,7 @@ class FakeProvider(Provider):
         events = iter_events(_chunks(self.stream_bytes))
 
         async def close() -> None:
-            return None
+            self.closed_streams += 1
 
         return EventStream(events, close)
 
@@ -376,6 +377,19 @@ async def test_a_stream_cut_short_ends_with_an_anthropic_error_event(service, pr
     assert payload["error"]["type"] == StreamInterrupted.anthropic_type
     assert b"".join(chunks[:-1]) == provider.stream_bytes
     assert exchange.status == 502
+
+
+async def test_a_client_that_goes_away_closes_the_upstream_stream(service, provider):
+    exchange = await start(service, request_bytes(stream=True))
+    chunks = await service.stream(exchange)
+
+    first = await anext(chunks)
+    await chunks.aclose()
+
+    assert first.startswith(b"event: message_start")
+    assert provider.closed_streams == 1
+    assert exchange.status == 499
+    assert exchange.settled
 
 
 async def test_events_without_raw_bytes_are_framed_not_lost(service, provider):

@@ -1,0 +1,277 @@
+"""Cost benchmark: a workload's Claude bill with and without the gateway.
+
+Starts two stand-in upstreams and one gateway process. Every request of the
+workload is sent twice, one after the other:
+
+- through the gateway (OpenAI surface, ``X-Route-Strategy: explicit``,
+  ``X-TokensGate-Optimize: safe`` by default), whose stand-in is the
+  "with the gateway" upstream;
+- straight to the other stand-in, as the same Anthropic Messages request the
+  gateway's translation builds, with nothing added: what a client talking to
+  Anthropic directly would send.
+
+Each stand-in simulates Anthropic's prompt caching and keeps a bill at
+Anthropic's prices (``GET /_control/stats`` → ``billing``); the reduction is
+the difference between the two bills. The gateway's own accounting (the
+``cost`` object of each response) is checked against its stand-in's bill.
+
+The workload is OpenAI-format sessions, one JSON object per line, each with
+``session``, ``kind`` and ``requests`` (see the public workload's README).
+
+    .venv/bin/python bench/cost_replay.py --workload PATH/workload-public.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# The bench reuses the tests' process helpers, the gateway's own translation
+# and the stand-in's price table.
+from gateway.standin.billing import usage_cost
+from gateway.standin.caching import CacheUsage
+from gateway.standin.catalog import resolve_model
+from gateway.translate.openai_request import to_anthropic_request
+from tests.live import StandIn, gateway_env, start_gateway, start_standin
+
+UPSTREAM_KEY = "sk-ant-standin-upstream-secret-0123456789"
+
+
+@dataclass
+class Tally:
+    """What one kind of session (or all of them) cost both ways."""
+
+    requests: int = 0
+    hits: int = 0
+    direct_usd: float = 0.0
+    gateway_usd: float = 0.0
+    direct_input_tokens: int = 0
+    tokens_saved: int = 0
+    saved_by: Counter = field(default_factory=Counter)
+
+    def add(self, other: Tally) -> None:
+        self.requests += other.requests
+        self.hits += other.hits
+        self.direct_usd += other.direct_usd
+        self.gateway_usd += other.gateway_usd
+        self.direct_input_tokens += other.direct_input_tokens
+        self.tokens_saved += other.tokens_saved
+        self.saved_by.update(other.saved_by)
+
+    @property
+    def reduction(self) -> float:
+        return 1 - self.gateway_usd / self.direct_usd if self.direct_usd else 0.0
+
+
+class Replay:
+    """Sends each request through the gateway and directly, and tallies the cost."""
+
+    def __init__(self, gateway_url: str, key: str, direct: StandIn, args) -> None:
+        self.gateway = httpx.Client(
+            base_url=gateway_url,
+            timeout=120,
+            headers={
+                "Authorization": f"Bearer {key}",
+                "X-Route-Strategy": args.route,
+                "X-TokensGate-Optimize": args.optimize,
+            },
+        )
+        self.direct = httpx.Client(
+            base_url=direct.url,
+            timeout=120,
+            headers={"x-api-key": UPSTREAM_KEY, "anthropic-version": "2023-06-01"},
+        )
+        self.tallies: dict[str, Tally] = defaultdict(Tally)
+
+    def session(self, session: dict) -> None:
+        for request in session["requests"]:
+            tally = self.tallies[session["kind"]]
+            tally.requests += 1
+            self._through_gateway(request, tally)
+            self._direct(request, tally)
+
+    def _through_gateway(self, request: dict, tally: Tally) -> None:
+        reply = self.gateway.post("/v1/chat/completions", json=request)
+        reply.raise_for_status()
+        tally.hits += reply.headers["x-cache"] == "HIT"
+        tally.gateway_usd += reply.json()["cost"]["total_cost"]
+        tally.tokens_saved += int(reply.headers.get("x-tokensgate-tokens-saved", 0))
+        tally.saved_by.update(_per_transform(reply.headers))
+
+    def _direct(self, request: dict, tally: Tally) -> None:
+        body = anthropic_body(request)
+        reply = self.direct.post("/v1/messages", json=body)
+        reply.raise_for_status()
+        usage = reply.json()["usage"]
+        cache = CacheUsage(
+            input_tokens=usage["input_tokens"],
+            cache_write_5m=usage.get("cache_creation_input_tokens") or 0,
+            cache_read=usage.get("cache_read_input_tokens") or 0,
+        )
+        prices = resolve_model(body["model"]).prices
+        tally.direct_usd += usage_cost(prices, cache, usage["output_tokens"])
+        tally.direct_input_tokens += (
+            cache.input_tokens + cache.cache_creation + cache.cache_read
+        )
+
+
+def anthropic_body(request: dict) -> dict:
+    """The Anthropic request a client would send for this OpenAI request.
+
+    The workload is valid, so the gateway's validation (which reads Django
+    settings) is skipped and only its translation is used.
+    """
+    return to_anthropic_request(
+        copy.deepcopy(request), model=request["model"], default_max_tokens=1024
+    )
+
+
+def _per_transform(headers: httpx.Headers) -> Counter:
+    detail = headers.get("x-tokensgate-optimizations", "")
+    saved: Counter = Counter()
+    for part in filter(None, detail.split(",")):
+        name, _, value = part.partition("=")
+        if name not in ("mode", "breakpoints") and value.isdigit():
+            saved[name] += int(value)
+    return saved
+
+
+def load_sessions(path: Path, limit: int | None) -> list[dict]:
+    with path.open() as lines:
+        sessions = [json.loads(line) for line in lines if line.strip()]
+    return sessions[:limit] if limit else sessions
+
+
+def start_servers(folder: Path, args) -> tuple[StandIn, StandIn, object]:
+    through = start_standin(folder, "standin-through-gateway")
+    direct = start_standin(folder, "standin-direct")
+    for standin in (through, direct):
+        standin.control("POST", "/_control/config", {"reply_tokens": args.reply_tokens})
+    env = gateway_env(
+        folder / "gateway",
+        anthropic_url=through.url,
+        ollama_url=through.url,
+        LOG_LEVEL="WARNING",
+    )
+    return through, direct, start_gateway(folder / "gateway", env)
+
+
+def report(replay: Replay, through: StandIn, direct: StandIn, seconds: float) -> dict:
+    total = Tally()
+    for tally in replay.tallies.values():
+        total.add(tally)
+    billed_through = through.stats()["billing"]["cost_usd"]
+    billed_direct = direct.stats()["billing"]["cost_usd"]
+
+    print(f"\n{total.requests} requests in {seconds:.1f} s")
+    print(
+        f"{'kind':<8}{'requests':>9}{'hits':>6}{'direct $':>11}{'gateway $':>11}"
+        f"{'reduction':>11}{'tokens removed':>16}"
+    )
+    for kind, tally in sorted(replay.tallies.items()) + [("all", total)]:
+        removed = tally.tokens_saved / max(tally.direct_input_tokens, 1)
+        print(
+            f"{kind:<8}{tally.requests:>9}{tally.hits:>6}{tally.direct_usd:>11.4f}"
+            f"{tally.gateway_usd:>11.4f}{tally.reduction:>10.1%}{removed:>15.1%}"
+        )
+
+    reduction = 1 - billed_through / billed_direct
+    print(
+        f"\nbilled by the stand-ins: direct ${billed_direct:.4f}, "
+        f"through the gateway ${billed_through:.4f}: reduction {reduction:.1%}"
+    )
+    print(
+        f"gateway's own accounting: ${total.gateway_usd:.4f} "
+        f"(stand-in bill ${billed_through:.4f})"
+    )
+    print(f"response cache hit rate: {total.hits / total.requests:.1%}")
+    print(
+        "tokens saved per transform: "
+        + ", ".join(f"{name} {count}" for name, count in total.saved_by.most_common())
+    )
+    return {
+        "requests": total.requests,
+        "direct_usd": billed_direct,
+        "gateway_usd": billed_through,
+        "gateway_accounted_usd": round(total.gateway_usd, 8),
+        "reduction": round(reduction, 4),
+        "hit_rate": round(total.hits / total.requests, 4),
+        "tokens_saved": dict(total.saved_by),
+        "kinds": {
+            kind: {
+                "requests": t.requests,
+                "hits": t.hits,
+                "direct_usd": round(t.direct_usd, 6),
+                "gateway_usd": round(t.gateway_usd, 6),
+                "tokens_removed": round(
+                    t.tokens_saved / max(t.direct_input_tokens, 1), 4
+                ),
+            }
+            for kind, t in replay.tallies.items()
+        },
+    }
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--workload",
+        type=Path,
+        required=True,
+        help="JSON lines of OpenAI-format sessions",
+    )
+    parser.add_argument(
+        "--optimize", default="safe", choices=("off", "safe", "aggressive")
+    )
+    parser.add_argument(
+        "--route",
+        default="explicit",
+        choices=("explicit", "auto", "cheap", "expensive"),
+    )
+    parser.add_argument(
+        "--reply-tokens",
+        type=int,
+        default=64,
+        help="length of every stand-in answer, in tokens",
+    )
+    parser.add_argument(
+        "--sessions", type=int, default=None, help="replay only the first N"
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, help="write the figures here"
+    )
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    sessions = load_sessions(args.workload, args.sessions)
+    with tempfile.TemporaryDirectory(prefix="cost-replay-") as tmp:
+        through, direct, gateway = start_servers(Path(tmp), args)
+        try:
+            replay = Replay(gateway.url, gateway.key, direct, args)
+            started = time.monotonic()
+            for session in sessions:
+                replay.session(session)
+            figures = report(replay, through, direct, time.monotonic() - started)
+        finally:
+            for server in (gateway, through, direct):
+                server.stop()
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
