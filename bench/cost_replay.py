@@ -51,28 +51,38 @@ UPSTREAM_KEY = "sk-ant-standin-upstream-secret-0123456789"
 
 @dataclass
 class Tally:
-    """What one kind of session (or all of them) cost both ways."""
+    """What one kind of session (or all of them) cost both ways, in USD."""
 
     requests: int = 0
     hits: int = 0
-    direct_usd: float = 0.0
-    gateway_usd: float = 0.0
+    direct_input: float = 0.0
+    direct_output: float = 0.0
+    gateway_input: float = 0.0
+    gateway_output: float = 0.0
     direct_input_tokens: int = 0
+    direct_output_tokens: int = 0
+    gateway_output_tokens: int = 0
     tokens_saved: int = 0
     saved_by: Counter = field(default_factory=Counter)
 
     def add(self, other: Tally) -> None:
-        self.requests += other.requests
-        self.hits += other.hits
-        self.direct_usd += other.direct_usd
-        self.gateway_usd += other.gateway_usd
-        self.direct_input_tokens += other.direct_input_tokens
-        self.tokens_saved += other.tokens_saved
-        self.saved_by.update(other.saved_by)
+        for name, value in vars(other).items():
+            if name == "saved_by":
+                self.saved_by.update(value)
+            else:
+                setattr(self, name, getattr(self, name) + value)
 
     @property
-    def reduction(self) -> float:
-        return 1 - self.gateway_usd / self.direct_usd if self.direct_usd else 0.0
+    def direct(self) -> float:
+        return self.direct_input + self.direct_output
+
+    @property
+    def gateway(self) -> float:
+        return self.gateway_input + self.gateway_output
+
+
+def reduction(before: float, after: float) -> float:
+    return 1 - after / before if before else 0.0
 
 
 class Replay:
@@ -105,8 +115,14 @@ class Replay:
     def _through_gateway(self, request: dict, tally: Tally) -> None:
         reply = self.gateway.post("/v1/chat/completions", json=request)
         reply.raise_for_status()
-        tally.hits += reply.headers["x-cache"] == "HIT"
-        tally.gateway_usd += reply.json()["cost"]["total_cost"]
+        answer = reply.json()
+        hit = reply.headers["x-cache"] == "HIT"
+        tally.hits += hit
+        tally.gateway_input += answer["cost"]["input_cost"]
+        tally.gateway_output += answer["cost"]["output_cost"]
+        tally.gateway_output_tokens += (
+            0 if hit else answer["usage"]["completion_tokens"]
+        )
         tally.tokens_saved += int(reply.headers.get("x-tokensgate-tokens-saved", 0))
         tally.saved_by.update(_per_transform(reply.headers))
 
@@ -121,10 +137,12 @@ class Replay:
             cache_read=usage.get("cache_read_input_tokens") or 0,
         )
         prices = resolve_model(body["model"]).prices
-        tally.direct_usd += usage_cost(prices, cache, usage["output_tokens"])
+        tally.direct_input += usage_cost(prices, cache, 0)
+        tally.direct_output += usage_cost(prices, CacheUsage(0), usage["output_tokens"])
         tally.direct_input_tokens += (
             cache.input_tokens + cache.cache_creation + cache.cache_read
         )
+        tally.direct_output_tokens += usage["output_tokens"]
 
 
 def anthropic_body(request: dict) -> dict:
@@ -174,53 +192,56 @@ def report(replay: Replay, through: StandIn, direct: StandIn, seconds: float) ->
         total.add(tally)
     billed_through = through.stats()["billing"]["cost_usd"]
     billed_direct = direct.stats()["billing"]["cost_usd"]
+    rows = [*sorted(replay.tallies.items()), ("all", total)]
 
-    print(f"\n{total.requests} requests in {seconds:.1f} s")
+    print(f"\n{total.requests} requests in {seconds:.1f} s (USD)")
     print(
-        f"{'kind':<8}{'requests':>9}{'hits':>6}{'direct $':>11}{'gateway $':>11}"
-        f"{'reduction':>11}{'tokens removed':>16}"
+        f"{'kind':<7}{'reqs':>5}{'hits':>5}{'direct':>9}{'gateway':>9}{'saved':>7}"
+        f"{'input: direct':>15}{'gateway':>9}{'saved':>7}"
+        f"{'output tokens: direct':>23}{'gateway':>9}{'tokens removed':>16}"
     )
-    for kind, tally in sorted(replay.tallies.items()) + [("all", total)]:
-        removed = tally.tokens_saved / max(tally.direct_input_tokens, 1)
+    for kind, t in rows:
         print(
-            f"{kind:<8}{tally.requests:>9}{tally.hits:>6}{tally.direct_usd:>11.4f}"
-            f"{tally.gateway_usd:>11.4f}{tally.reduction:>10.1%}{removed:>15.1%}"
+            f"{kind:<7}{t.requests:>5}{t.hits:>5}{t.direct:>9.4f}{t.gateway:>9.4f}"
+            f"{reduction(t.direct, t.gateway):>7.1%}"
+            f"{t.direct_input:>15.4f}{t.gateway_input:>9.4f}"
+            f"{reduction(t.direct_input, t.gateway_input):>7.1%}"
+            f"{t.direct_output_tokens:>23}{t.gateway_output_tokens:>9}"
+            f"{t.tokens_saved / max(t.direct_input_tokens, 1):>16.1%}"
         )
 
-    reduction = 1 - billed_through / billed_direct
+    overall = reduction(billed_direct, billed_through)
     print(
-        f"\nbilled by the stand-ins: direct ${billed_direct:.4f}, "
-        f"through the gateway ${billed_through:.4f}: reduction {reduction:.1%}"
+        f"\nbilled by the stand-ins: direct ${billed_direct:.4f}, through the "
+        f"gateway ${billed_through:.4f}: reduction {overall:.1%}"
     )
-    print(
-        f"gateway's own accounting: ${total.gateway_usd:.4f} "
-        f"(stand-in bill ${billed_through:.4f})"
-    )
+    print(f"gateway's own accounting: ${total.gateway:.4f}")
     print(f"response cache hit rate: {total.hits / total.requests:.1%}")
-    print(
-        "tokens saved per transform: "
-        + ", ".join(f"{name} {count}" for name, count in total.saved_by.most_common())
-    )
+    savings = ", ".join(f"{name} {n}" for name, n in total.saved_by.most_common())
+    print(f"tokens saved per transform: {savings or 'none'}")
+
     return {
-        "requests": total.requests,
         "direct_usd": billed_direct,
         "gateway_usd": billed_through,
-        "gateway_accounted_usd": round(total.gateway_usd, 8),
-        "reduction": round(reduction, 4),
+        "gateway_accounted_usd": round(total.gateway, 8),
+        "reduction": round(overall, 4),
         "hit_rate": round(total.hits / total.requests, 4),
         "tokens_saved": dict(total.saved_by),
-        "kinds": {
-            kind: {
-                "requests": t.requests,
-                "hits": t.hits,
-                "direct_usd": round(t.direct_usd, 6),
-                "gateway_usd": round(t.gateway_usd, 6),
-                "tokens_removed": round(
-                    t.tokens_saved / max(t.direct_input_tokens, 1), 4
-                ),
-            }
-            for kind, t in replay.tallies.items()
-        },
+        "kinds": {kind: _figures(t) for kind, t in rows},
+    }
+
+
+def _figures(t: Tally) -> dict:
+    return {
+        "requests": t.requests,
+        "hits": t.hits,
+        "direct_usd": round(t.direct, 6),
+        "gateway_usd": round(t.gateway, 6),
+        "reduction": round(reduction(t.direct, t.gateway), 4),
+        "input_reduction": round(reduction(t.direct_input, t.gateway_input), 4),
+        "direct_output_tokens": t.direct_output_tokens,
+        "gateway_output_tokens": t.gateway_output_tokens,
+        "tokens_removed": round(t.tokens_saved / max(t.direct_input_tokens, 1), 4),
     }
 
 

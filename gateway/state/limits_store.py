@@ -136,6 +136,8 @@ class LimitStore(ABC):
 
 @dataclass(slots=True)
 class _ClientLimits:
+    """One client's in-process state; the window is kept in admission order."""
+
     window: OrderedDict[str, tuple[float, int]] = field(default_factory=OrderedDict)
     tokens: int = 0
     flights: dict[str, tuple[float, int]] = field(default_factory=dict)

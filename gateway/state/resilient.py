@@ -1,43 +1,40 @@
-"""Per-process stand-ins for the shared state while Redis is away.
+"""Keeping the gateway up while Redis is away.
 
-Each concern's Redis store is wrapped in a ``ResilientStore``. A call goes to
-Redis; when it raises ``StoreUnavailable`` the wrapper tells the process's
-``RedisGuard`` (which then makes every later call fail at once, without
-waiting for a timeout, until a probe finds Redis again) and answers from an
-in-process store of the same concern instead, built on first need and kept
-for the next outage. Requests therefore never fail, and never wait more than
-one Redis timeout, because of Redis.
+Three parts work together:
 
-What each concern does meanwhile:
+- ``RedisGuard`` (``redis_guard``), one per process: after a Redis failure it
+  makes every later Redis call fail at once, without waiting for a timeout,
+  until a background probe finds Redis again.
+- ``GuardedStore`` wraps each concern's Redis store and tells the guard about
+  every ``StoreUnavailable`` it sees, whichever concern it came from, so one
+  failure switches every concern of the process at once.
+- The services fall back to per-process state on ``StoreUnavailable``, each
+  in the way that fits its concern: the limiter keeps limits in process (this
+  replica's share of them: ``ProcessLimitStore``), the breaker service keeps
+  breakers in process, the response cache treats the lookup as a miss and
+  skips storing, and the monitor serves ``/metrics`` from its own counts while
+  the Redis counter store keeps the increments that never reached Redis.
 
-- limits: each process enforces its share of every limit, the shared limit
-  divided by ``EXPECTED_REPLICAS`` (at least 1), so the replicas together stay
-  near the configured limit. Windows start empty when the outage starts.
-- breakers: each process keeps its own breakers, starting closed.
-- response cache: each process caches in memory; Redis entries return with it.
-- counters: no stand-in. The monitor counts every request in process as well
-  and serves ``/metrics`` from those counts, marked as process scope; the Redis
-  counter store keeps increments that never reached Redis and sends them once
-  it is back.
+The fallback stays with the services rather than in the wrapper because some
+state is tied to where it was created: a limiter reservation must be settled,
+and a cache lock released, in the store that holds it. A wrapper swapping
+stores underneath them would leave in-process locks and reservations that no
+one releases (identical requests would then wait on a lock for its full TTL).
 
-When Redis returns, calls go to it again. Reservations taken in process are
-settled in Redis (which charges their cost to the shared budget and ignores the
-unknown window entry), and the other way round; the rest of what the stand-ins
-learned is not merged back.
+Requests therefore never fail, and never wait more than one Redis timeout,
+because of Redis. Nothing learned in process is merged back when Redis
+returns; the shared state simply resumes.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from gateway.conf import config
 from gateway.state.backend import MemoryBackend, RedisBackend, StoreUnavailable
-from gateway.state.breaker_store import MemoryBreakerStore
-from gateway.state.cache_store import MemoryCacheStore
 from gateway.state.limits_store import (
     HOLD_SECONDS,
     Admission,
@@ -49,36 +46,21 @@ from gateway.state.redis_guard import RedisGuard
 
 NOT_CONFIGURED, OK, ERROR = "not_configured", "ok", "error"
 
-Fallback = Callable[[Any], Any]
+CONCERNS = ("limits", "breakers", "cache", "counters")
 
 
-class ResilientStore:
-    """One concern's Redis store, answered in process while Redis is away.
+class GuardedStore:
+    """One concern's Redis store, reporting its failures to the process's guard.
 
-    Coroutine methods are forwarded; anything else (attributes, plain methods)
-    is the Redis store's own. With no ``fallback`` a failure is reported to the
-    guard and re-raised, for callers that have their own per-process answer.
+    Coroutine methods are forwarded and their ``StoreUnavailable`` reported,
+    then re-raised for the caller's own fallback; anything else (attributes,
+    plain methods) is the Redis store's own.
     """
 
-    def __init__(
-        self,
-        concern: str,
-        shared: Any,
-        guard: RedisGuard,
-        *,
-        fallback: Fallback | None = None,
-    ) -> None:
+    def __init__(self, concern: str, shared: Any, guard: RedisGuard) -> None:
         self.concern = concern
         self.shared = shared
         self.guard = guard
-        self._make_fallback = fallback
-        self._fallback: Any = None
-
-    @property
-    def fallback(self) -> Any:
-        if self._fallback is None and self._make_fallback is not None:
-            self._fallback = self._make_fallback(self.shared)
-        return self._fallback
 
     def __getattr__(self, name: str) -> Any:
         # Only called for names this class lacks; private names are never
@@ -90,20 +72,26 @@ class ResilientStore:
             return attribute
 
         async def forward(*args: Any, **kwargs: Any) -> Any:
-            return await self._call(name, args, kwargs)
+            try:
+                return await getattr(self.shared, name)(*args, **kwargs)
+            except StoreUnavailable as exc:
+                self.guard.failed(self.concern, exc)
+                raise
 
         forward.__name__ = name
         self.__dict__[name] = forward
         return forward
 
-    async def _call(self, name: str, args: tuple, kwargs: dict) -> Any:
-        try:
-            return await getattr(self.shared, name)(*args, **kwargs)
-        except StoreUnavailable as exc:
-            self.guard.failed(self.concern, exc)
-            if self._make_fallback is None:
-                raise
-        return await getattr(self.fallback, name)(*args, **kwargs)
+
+def with_guard(store: Any) -> Any:
+    """Wrap each concern of a Redis ``StateStore`` in a ``GuardedStore``."""
+    guard: RedisGuard = store.backend.guard
+    guard.cooldown_seconds = config().REDIS_COOLDOWN_SECONDS
+    for concern in CONCERNS:
+        shared = getattr(store, concern)
+        if shared is not None:
+            setattr(store, concern, GuardedStore(concern, shared, guard))
+    return store
 
 
 def process_share(policy: LimitPolicy, replicas: int) -> LimitPolicy:
@@ -131,7 +119,12 @@ def _budget_share(nanos: int | None, replicas: int) -> int | None:
 
 
 class ProcessLimitStore(MemoryLimitStore):
-    """In-process limits enforcing this replica's share of each client's limits."""
+    """In-process limits enforcing this replica's share of each client's limits.
+
+    Its windows start empty when an outage starts, and what it spends is
+    charged to the shared budget only for reservations settled once Redis is
+    back: a client can get up to one extra share of a budget per outage.
+    """
 
     def __init__(
         self, backend: MemoryBackend, *, replicas: int, window_seconds: float
@@ -153,31 +146,15 @@ class ProcessLimitStore(MemoryLimitStore):
         )
 
 
-def _limits_fallback(shared: Any) -> ProcessLimitStore:
+def process_limit_store(store: Any) -> ProcessLimitStore | None:
+    """The limiter's fallback in Redis mode; None (its own default) otherwise."""
+    if not isinstance(getattr(store, "backend", None), RedisBackend):
+        return None
     return ProcessLimitStore(
         MemoryBackend(),
         replicas=config().EXPECTED_REPLICAS,
-        window_seconds=shared.window_seconds,
+        window_seconds=store.limits.window_seconds,
     )
-
-
-FALLBACKS: dict[str, Fallback | None] = {
-    "limits": _limits_fallback,
-    "breakers": lambda shared: MemoryBreakerStore(MemoryBackend()),
-    "cache": lambda shared: MemoryCacheStore(MemoryBackend()),
-    "counters": None,
-}
-
-
-def with_fallbacks(store: Any) -> Any:
-    """Wrap each concern of a Redis ``StateStore`` in a ``ResilientStore``."""
-    guard: RedisGuard = store.backend.guard
-    guard.cooldown_seconds = config().REDIS_COOLDOWN_SECONDS
-    for concern, fallback in FALLBACKS.items():
-        shared = getattr(store, concern)
-        if shared is not None:
-            setattr(store, concern, ResilientStore(concern, shared, guard, fallback=fallback))
-    return store
 
 
 async def redis_status(store: Any) -> str:

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.live import LiveGateway, StandIn, gateway_env, start_gateway
+from tests.live import LiveGateway
 from tests.security import fuzzing
 from tests.security.fuzzing import FuzzRequest
 from tests.security.shapes import error_schema_for, schema_errors
@@ -35,27 +33,6 @@ SUCCESS_SCHEMAS = {
     "/v1/messages/count_tokens": "TokenCount",
     "/v1/models": "ModelList",
 }
-
-
-@pytest.fixture(scope="module")
-def fuzz_gateway(
-    live_dir: Path, standin: StandIn, ollama_standin: StandIn
-) -> Iterator[LiveGateway]:
-    tmp = live_dir / "fuzz"
-    env = gateway_env(
-        tmp, anthropic_url=standin.url, ollama_url=ollama_standin.url,
-        # Small enough that the fuzzer's long bodies meet the size limit.
-        MAX_REQUEST_BYTES="16384", MAX_MESSAGES="4", MAX_TOOLS="3",
-        MAX_OUTPUT_TOKENS="4096",
-    )
-    gateway = start_gateway(tmp, env, name="gateway-fuzz")
-    gateway.disabled_key = gateway.create_client("fuzz-disabled")
-    gateway.manage("shell", "-c", (
-        "from gateway.models import ApiClient; "
-        "ApiClient.objects.filter(name='fuzz-disabled').update(is_active=False)"
-    ))
-    yield gateway
-    gateway.stop()
 
 
 def _fuzz(gateway: LiveGateway, strategy: st.SearchStrategy) -> None:
@@ -75,24 +52,24 @@ def _fuzz(gateway: LiveGateway, strategy: st.SearchStrategy) -> None:
     _assert_clean_log(gateway)
 
 
-def test_fuzzed_chat_completions(fuzz_gateway, upstreams):
-    _fuzz(fuzz_gateway, fuzzing.requests_for(
+def test_fuzzed_chat_completions(strict_gateway, upstreams):
+    _fuzz(strict_gateway, fuzzing.requests_for(
         "/v1/chat/completions", "openai", fuzzing.chat_bodies()))
 
 
-def test_fuzzed_messages(fuzz_gateway, upstreams):
-    _fuzz(fuzz_gateway, fuzzing.requests_for(
+def test_fuzzed_messages(strict_gateway, upstreams):
+    _fuzz(strict_gateway, fuzzing.requests_for(
         "/v1/messages", "anthropic", fuzzing.messages_bodies()))
 
 
-def test_fuzzed_count_tokens(fuzz_gateway, upstreams):
-    _fuzz(fuzz_gateway, fuzzing.requests_for(
+def test_fuzzed_count_tokens(strict_gateway, upstreams):
+    _fuzz(strict_gateway, fuzzing.requests_for(
         "/v1/messages/count_tokens", "anthropic",
         fuzzing.messages_bodies(count_only=True)))
 
 
-def test_fuzzed_model_list(fuzz_gateway, upstreams):
-    _fuzz(fuzz_gateway, fuzzing.model_list_requests())
+def test_fuzzed_model_list(strict_gateway, upstreams):
+    _fuzz(strict_gateway, fuzzing.model_list_requests())
 
 
 def _send(client: httpx.Client, gateway: LiveGateway, request: FuzzRequest) -> httpx.Response:
