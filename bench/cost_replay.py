@@ -62,6 +62,10 @@ class Tally:
     direct_input_tokens: int = 0
     direct_output_tokens: int = 0
     gateway_output_tokens: int = 0
+    # The direct run's output cost on requests the gateway did not serve from
+    # its cache: the gateway's output bill if answers did not depend on how
+    # the prompt was written (the stand-in's do; see docs/cost.md).
+    same_output: float = 0.0
     tokens_saved: int = 0
     saved_by: Counter = field(default_factory=Counter)
 
@@ -109,10 +113,11 @@ class Replay:
         for request in session["requests"]:
             tally = self.tallies[session["kind"]]
             tally.requests += 1
-            self._through_gateway(request, tally)
-            self._direct(request, tally)
+            hit = self._through_gateway(request, tally)
+            output_cost = self._direct(request, tally)
+            tally.same_output += 0.0 if hit else output_cost
 
-    def _through_gateway(self, request: dict, tally: Tally) -> None:
+    def _through_gateway(self, request: dict, tally: Tally) -> bool:
         reply = self.gateway.post("/v1/chat/completions", json=request)
         reply.raise_for_status()
         answer = reply.json()
@@ -125,8 +130,9 @@ class Replay:
         )
         tally.tokens_saved += int(reply.headers.get("x-tokensgate-tokens-saved", 0))
         tally.saved_by.update(_per_transform(reply.headers))
+        return hit
 
-    def _direct(self, request: dict, tally: Tally) -> None:
+    def _direct(self, request: dict, tally: Tally) -> float:
         body = anthropic_body(request)
         reply = self.direct.post("/v1/messages", json=body)
         reply.raise_for_status()
@@ -138,11 +144,13 @@ class Replay:
         )
         prices = resolve_model(body["model"]).prices
         tally.direct_input += usage_cost(prices, cache, 0)
-        tally.direct_output += usage_cost(prices, CacheUsage(0), usage["output_tokens"])
+        output_cost = usage_cost(prices, CacheUsage(0), usage["output_tokens"])
+        tally.direct_output += output_cost
         tally.direct_input_tokens += (
             cache.input_tokens + cache.cache_creation + cache.cache_read
         )
         tally.direct_output_tokens += usage["output_tokens"]
+        return output_cost
 
 
 def anthropic_body(request: dict) -> dict:
@@ -216,6 +224,11 @@ def report(replay: Replay, through: StandIn, direct: StandIn, seconds: float) ->
         f"gateway ${billed_through:.4f}: reduction {overall:.1%}"
     )
     print(f"gateway's own accounting: ${total.gateway:.4f}")
+    same_output = total.gateway_input + total.same_output
+    print(
+        f"with the direct run's answers on every miss: ${same_output:.4f}, "
+        f"reduction {reduction(billed_direct, same_output):.1%}"
+    )
     print(f"response cache hit rate: {total.hits / total.requests:.1%}")
     savings = ", ".join(f"{name} {n}" for name, n in total.saved_by.most_common())
     print(f"tokens saved per transform: {savings or 'none'}")
@@ -224,6 +237,7 @@ def report(replay: Replay, through: StandIn, direct: StandIn, seconds: float) ->
         "direct_usd": billed_direct,
         "gateway_usd": billed_through,
         "gateway_accounted_usd": round(total.gateway, 8),
+        "same_output_usd": round(total.gateway_input + total.same_output, 8),
         "reduction": round(overall, 4),
         "hit_rate": round(total.hits / total.requests, 4),
         "tokens_saved": dict(total.saved_by),

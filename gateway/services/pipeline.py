@@ -150,7 +150,8 @@ class Gateway:
         upstream connection in ``finally``.
         """
         tracker = UsageTracker()
-        recorder = self.response_cache.recorder(exchange) if self.response_cache else None
+        cache = self.response_cache
+        recorder = cache.recorder(exchange) if cache is not None else None
         error: GatewayError | None = None
         try:
             async for event in stream:
@@ -161,7 +162,7 @@ class Gateway:
             if tracker.error is not None:
                 error = tracker.error
             elif recorder is not None and recorder.result() is not None:
-                await self.response_cache.store(exchange, recorder.result())
+                await cache.store(exchange, recorder.result())
         except UpstreamError as exc:
             error = exc if isinstance(exc, StreamInterrupted) else StreamInterrupted(
                 exc.message

@@ -31,8 +31,8 @@ MESSAGE_OVERHEAD_TOKENS = 4
 
 # Texts shorter than this are encoded every time: hashing and storing them
 # would cost about as much as encoding them.
-MEMO_MIN_CHARS = 256
-MEMO_MAX_CHARS = 64 * 1024 * 1024
+MEMO_MIN_CHARS = 32
+MEMO_MAX_CHARS = 16 * 1024 * 1024
 
 
 @lru_cache(maxsize=1)

@@ -1,7 +1,7 @@
 """A breaker around Redis itself, one per gateway process.
 
 Every Redis command of the state store takes a connection from one pool,
-``GuardedConnectionPool``. After a command fails (``ResilientStore`` reports
+``GuardedConnectionPool``. After a command fails (``GuardedStore`` reports
 it), the guard opens and the pool refuses every connection at once with
 ``RedisBypassed``, so while Redis is away no request waits for a timeout: each
 concern answers from its per-process stand-in instead. After
@@ -103,7 +103,9 @@ class RedisGuard:
         # meanwhile; a fresh context keeps the request's log context out of it.
         self._retry_at = self.clock() + self.cooldown_seconds
         loop = asyncio.get_running_loop()
-        self._probing = loop.create_task(self.probe_now(), context=contextvars.Context())
+        self._probing = loop.create_task(
+            self.probe_now(), context=contextvars.Context()
+        )
 
 
 class GuardedConnectionPool(ConnectionPool):

@@ -3,8 +3,8 @@
 Each concern module (``limits_store``, ``breaker_store``, ``cache_store``,
 ``counter_store``) defines an interface with a ``Memory...`` and a ``Redis...``
 implementation; ``build_state_store`` picks the pair matching ``REDIS_URL``.
-In Redis mode each concern is wrapped by ``resilient.with_fallbacks``, so the
-process carries on with its own state while Redis is away.
+In Redis mode each concern is wrapped by ``resilient.with_guard``, so one Redis
+failure switches the whole process to its own state (see ``resilient``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from gateway.state.breaker_store import MemoryBreakerStore, RedisBreakerStore
 from gateway.state.cache_store import MemoryCacheStore, RedisCacheStore
 from gateway.state.counter_store import MemoryCounterStore, RedisCounterStore
 from gateway.state.limits_store import MemoryLimitStore, RedisLimitStore
-from gateway.state.resilient import with_fallbacks
+from gateway.state.resilient import with_guard
 
 
 @dataclass
@@ -35,13 +35,9 @@ class StateStore:
             await self.backend.aclose()
 
 
-def build_state_store(
-    redis_url: str | None, *, clock: Clock = time.time, fallbacks: bool = True
-) -> StateStore:
-    """``fallbacks=False`` is for tools that must see Redis or fail (reset_breakers)."""
+def build_state_store(redis_url: str | None, *, clock: Clock = time.time) -> StateStore:
     if redis_url:
-        store = _redis_store(RedisBackend(redis_url))
-        return with_fallbacks(store) if fallbacks else store
+        return with_guard(_redis_store(RedisBackend(redis_url)))
     return _memory_store(MemoryBackend(clock=clock))
 
 

@@ -10,9 +10,11 @@ happened before, during and after a fault it injected.
 from __future__ import annotations
 
 import itertools
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Self
 
 import openai
 
@@ -37,11 +39,14 @@ class Load:
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
+        # Every prompt is new, also across loads: a repeated one could find
+        # a cache entry or a cache lock left by an earlier test.
+        self._run_id = secrets.token_hex(3)
         self._counter = itertools.count()
         self._lock = threading.Lock()
         self._workers: list[threading.Thread] = []
 
-    def __enter__(self) -> Load:
+    def __enter__(self) -> Self:
         kinds = [False] * self.threads + [True] * self.streaming_threads
         for index, stream in enumerate(kinds):
             url = self.urls[index % len(self.urls)]
@@ -69,9 +74,8 @@ class Load:
                 self.outcomes.append(outcome)
 
     def _one(self, client: openai.OpenAI, stream: bool) -> Outcome:
-        number = next(self._counter)
-        request_id = f"load-{number}"
-        messages = [{"role": "user", "content": f"Load request {number}: a colour?"}]
+        request_id = f"load-{self._run_id}-{next(self._counter)}"
+        messages = [{"role": "user", "content": f"Request {request_id}: a colour?"}]
         started = time.monotonic()
         try:
             self._send(client, messages, stream, request_id)
@@ -88,8 +92,11 @@ class Load:
         self, client: openai.OpenAI, messages: list, stream: bool, request_id: str
     ) -> None:
         reply = client.chat.completions.create(
-            model="claude-haiku-4-5", messages=messages, max_tokens=20,
-            stream=stream, extra_headers={"X-Request-ID": request_id},
+            model="claude-haiku-4-5",
+            messages=messages,
+            max_tokens=20,
+            stream=stream,
+            extra_headers={"X-Request-ID": request_id},
         )
         if stream:
             finish = [c.choices[0].finish_reason for c in reply if c.choices]

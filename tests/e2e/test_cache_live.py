@@ -98,6 +98,13 @@ def tool_calls_of(completion) -> list[dict]:
     ]
 
 
+def cache_writes(completion) -> int:
+    """``cache_write_tokens``: a typed field in newer SDKs, an extra in older ones."""
+    details = completion.usage.prompt_tokens_details
+    written = getattr(details, "cache_write_tokens", None)
+    return written if written is not None else details.model_extra["cache_write_tokens"]
+
+
 def upstream_calls(standin) -> int:
     return standin.stats()["anthropic_requests"]
 
@@ -274,3 +281,34 @@ def test_concurrent_misses_on_two_replicas_make_one_upstream_call(
     statuses = sorted(headers["x-cache"] for headers, _ in results)
     assert statuses == ["HIT"] * 5 + ["MISS"]
     assert upstream_calls(upstreams[0]) == 1
+
+
+def test_a_growing_conversation_reads_its_history_from_the_prompt_cache(
+    client, upstreams
+):
+    system = (
+        f"Session {secrets.token_hex(4)}. " + "Keep answers short and exact. " * 250
+    )
+    messages = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": "First question: what is a prefix?"},
+    ]
+    _, first = ask(
+        client, {"model": "claude-sonnet-4-5", "max_tokens": 32, "messages": messages}
+    )
+    messages += [
+        {"role": "assistant", "content": first.choices[0].message.content},
+        {"role": "user", "content": "Second question: and a suffix?"},
+    ]
+    headers, second = ask(
+        client, {"model": "claude-sonnet-4-5", "max_tokens": 32, "messages": messages}
+    )
+
+    assert cache_writes(first) == first.usage.prompt_tokens
+    assert second.usage.prompt_tokens_details.cached_tokens == first.usage.prompt_tokens
+    assert (
+        cache_writes(second) == second.usage.prompt_tokens - first.usage.prompt_tokens
+    )
+    assert "breakpoints=" in headers["x-tokensgate-optimizations"]
+    billing = upstreams[0].stats()["billing"]
+    assert billing["cache_read_tokens"] == first.usage.prompt_tokens

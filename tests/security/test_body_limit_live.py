@@ -14,29 +14,35 @@ from pathlib import Path
 import pytest
 
 from tests.live import LiveGateway, StandIn, gateway_env
+from tests.security.conftest import STRICT_LIMITS
 from tests.security.rawhttp import RawConnection
 from tests.security.servers import start_gateway_on
 
 pytestmark = pytest.mark.live
 
-LIMIT = 65536
-PIECE = b"x" * 8192
+LIMIT = int(STRICT_LIMITS["MAX_REQUEST_BYTES"])
+PIECE = b"x" * 4096
 
 
-@pytest.fixture(scope="module", params=["daphne", "uvicorn"])
-def gateway(
-    request: pytest.FixtureRequest, live_dir: Path, standin: StandIn,
-    ollama_standin: StandIn,
+@pytest.fixture(scope="module")
+def uvicorn_gateway(
+    live_dir: Path, standin: StandIn, ollama_standin: StandIn
 ) -> Iterator[LiveGateway]:
-    server = request.param
-    tmp = live_dir / f"body-limit-{server}"
+    tmp = live_dir / "body-limit-uvicorn"
     env = gateway_env(
-        tmp, anthropic_url=standin.url, ollama_url=ollama_standin.url,
-        MAX_REQUEST_BYTES=str(LIMIT),
+        tmp, anthropic_url=standin.url, ollama_url=ollama_standin.url, **STRICT_LIMITS
     )
-    gateway = start_gateway_on(server, tmp, env, name=f"gateway-{server}")
+    gateway = start_gateway_on("uvicorn", tmp, env, name="gateway-uvicorn")
     yield gateway
     gateway.stop()
+
+
+@pytest.fixture(params=["daphne", "uvicorn"])
+def gateway(request: pytest.FixtureRequest) -> LiveGateway:
+    """The same limits under daphne (the default server) and uvicorn."""
+    if request.param == "daphne":
+        return request.getfixturevalue("strict_gateway")
+    return request.getfixturevalue("uvicorn_gateway")
 
 
 def _connect(gateway: LiveGateway, path: str, **headers: str) -> RawConnection:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from decimal import Decimal
 
 from gateway.services.catalog import ModelInfo
 from gateway.services.clients import ClientProfile
 from gateway.services.exchange import Exchange
+from gateway.services.response_cache import ResponseCache
+from gateway.state.cache_store import MemoryCacheStore
 
 SONNET = ModelInfo(
     model_id="claude-sonnet-4-5-20250929",
     provider="anthropic",
     aliases=("claude-sonnet-4-5",),
-    input_price=Decimal("3"),
-    output_price=Decimal("15"),
+    input_price=Decimal(3),
+    output_price=Decimal(15),
     cache_write_5m_price=Decimal("3.75"),
-    cache_write_1h_price=Decimal("6"),
+    cache_write_1h_price=Decimal(6),
     cache_read_price=Decimal("0.30"),
     min_cacheable_tokens=1024,
     max_output_tokens=4096,
@@ -27,10 +30,10 @@ HAIKU = ModelInfo(
     model_id="claude-haiku-4-5-20251001",
     provider="anthropic",
     aliases=("claude-haiku-4-5",),
-    input_price=Decimal("1"),
-    output_price=Decimal("5"),
+    input_price=Decimal(1),
+    output_price=Decimal(5),
     cache_write_5m_price=Decimal("1.25"),
-    cache_write_1h_price=Decimal("2"),
+    cache_write_1h_price=Decimal(2),
     cache_read_price=Decimal("0.10"),
     min_cacheable_tokens=4096,
     max_output_tokens=4096,
@@ -115,3 +118,33 @@ def message(**changes: object) -> dict:
     made = copy.deepcopy(MESSAGE)
     made.update(changes)
     return made
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Replica:
+    """One process's response cache over a store that may be shared."""
+
+    def __init__(
+        self, store: MemoryCacheStore, clock: FakeClock, lock_seconds: float = 5
+    ):
+        self.clock = clock
+        self.sleeps: list[float] = []
+        self.cache = ResponseCache(
+            store,
+            ttl_seconds=60,
+            lock_seconds=lock_seconds,
+            sleep=self._sleep,
+            clock=clock,
+        )
+
+    async def _sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.clock.now += seconds
+        await asyncio.sleep(0)

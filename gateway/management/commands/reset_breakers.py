@@ -44,9 +44,7 @@ class Command(BaseCommand):
 
 
 async def _reset(redis_url: str, targets: list[str]) -> dict[str, Transition]:
-    # No per-process stand-in here: closing breakers that only this command
-    # would see is no answer.
-    store = build_state_store(redis_url, fallbacks=False)
+    store = build_state_store(redis_url)
     try:
         return {name: await store.breakers.reset(name) for name in targets}
     finally:

@@ -12,7 +12,8 @@ conversation, and markers are not part of the cached bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -70,3 +71,38 @@ def system_blocks(body: dict) -> list:
 
 def _has_thinking(content: list) -> bool:
     return any(isinstance(b, dict) and b.get("type") in THINKING_TYPES for b in content)
+
+
+class TextMemo:
+    """Results of a text rewrite for long texts, least recently used first out.
+
+    A conversation resends its system prompt and history on every turn, so
+    the same long texts come back again and again; the rewrite of each is
+    computed once. Bounded by the characters of the texts it holds.
+    """
+
+    MIN_CHARS = 256
+
+    def __init__(
+        self, rewrite: Callable[[str], str | None], max_chars: int = 4 * 1024 * 1024
+    ) -> None:
+        self.rewrite = rewrite
+        self.max_chars = max_chars
+        self._results: OrderedDict[str, str | None] = OrderedDict()
+        self._chars = 0
+
+    def __call__(self, text: str) -> str | None:
+        if len(text) < self.MIN_CHARS:
+            return self.rewrite(text)
+        if text in self._results:
+            self._results.move_to_end(text)
+            return self._results[text]
+
+        result = self.rewrite(text)
+        if len(text) <= self.max_chars:
+            self._results[text] = result
+            self._chars += len(text)
+            while self._chars > self.max_chars:
+                evicted, _ = self._results.popitem(last=False)
+                self._chars -= len(evicted)
+        return result

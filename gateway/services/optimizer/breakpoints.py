@@ -24,7 +24,9 @@ one forward each turn keeps earlier prefixes valid.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from gateway.services.optimizer.base import NOTHING, Context, Outcome
 from gateway.services.tokens import MESSAGE_OVERHEAD_TOKENS, block_tokens, count_json
@@ -39,6 +41,9 @@ CACHEABLE_TYPES = frozenset(
 class Layout:
     """The prompt's markable parts in prefix order, with running token totals."""
 
+    # Counting stops once the prefix reaches this many tokens: past the
+    # model's minimum every position qualifies, whatever its exact count.
+    enough: int = 0
     parts: list[dict] = field(default_factory=list)
     end_tokens: list[int] = field(default_factory=list)
     markers: int = 0
@@ -47,8 +52,12 @@ class Layout:
     system_end: int | None = None
     message_ends: list[tuple[str, int | None]] = field(default_factory=list)
 
-    def add(self, part: dict, tokens: int, *, cacheable: bool) -> int | None:
-        total = (self.end_tokens[-1] if self.end_tokens else 0) + tokens
+    def add(
+        self, part: dict, tokens: Callable[[], int], *, cacheable: bool
+    ) -> int | None:
+        total = self.end_tokens[-1] if self.end_tokens else 0
+        if total < self.enough:
+            total += tokens()
         self.parts.append(part)
         self.end_tokens.append(total)
         position = len(self.parts) - 1
@@ -64,16 +73,19 @@ class Layout:
             self.last_1h = position
 
 
-def layout_prompt(body: dict) -> Layout:
-    layout = Layout()
+def layout_prompt(body: dict, *, enough: int) -> Layout:
+    layout = Layout(enough=enough)
     for tool in body.get("tools") or ():
         if isinstance(tool, dict):
-            layout.tools_end = layout.add(tool, count_json(tool), cacheable=True)
+            layout.tools_end = layout.add(
+                tool, partial(count_json, tool), cacheable=True
+            )
 
     system = body.get("system")
     for block in system if isinstance(system, list) else ():
         if isinstance(block, dict):
-            end = layout.add(block, block_tokens(block), cacheable=_cacheable(block))
+            tokens = partial(block_tokens, block)
+            end = layout.add(block, tokens, cacheable=_cacheable(block))
             layout.system_end = end if end is not None else layout.system_end
 
     for message in body.get("messages") or ():
@@ -90,12 +102,15 @@ def _add_message(layout: Layout, message: dict) -> None:
         if not isinstance(block, dict):
             continue
         layout.markers += _nested_markers(block)
-        end = layout.add(
-            block, block_tokens(block) + overhead, cacheable=_cacheable(block)
-        )
+        tokens = partial(_plus, block_tokens, block, overhead)
+        end = layout.add(block, tokens, cacheable=_cacheable(block))
         last = end if end is not None else last
         overhead = 0
     layout.message_ends.append((message.get("role"), last))
+
+
+def _plus(count: Callable[[dict], int], block: dict, extra: int) -> int:
+    return count(block) + extra
 
 
 def _cacheable(block: dict) -> bool:
@@ -133,12 +148,13 @@ class AutoBreakpoints:
     def apply(self, body: dict, context: Context) -> Outcome:
         if context.model is None or "cache_control" in body:
             return NOTHING
-        layout = layout_prompt(body)
+        min_tokens = context.model.min_cacheable_tokens
+        layout = layout_prompt(body, enough=min_tokens)
         budget = MAX_BREAKPOINTS - layout.markers
         if budget <= 0:
             return NOTHING
 
-        chosen = self._choose(layout, budget, context.model.min_cacheable_tokens)
+        chosen = self._choose(layout, budget, min_tokens)
         for position in chosen:
             layout.parts[position]["cache_control"] = {"type": "ephemeral"}
         return Outcome(changed=True, breakpoints=len(chosen)) if chosen else NOTHING

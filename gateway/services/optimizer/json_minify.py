@@ -19,6 +19,7 @@ from gateway.services.optimizer.base import (
     NOTHING,
     Context,
     Outcome,
+    TextMemo,
     editable_messages,
     system_blocks,
 )
@@ -55,6 +56,9 @@ def minify_json_text(text: str) -> str | None:
     return minified if same else None
 
 
+_minify = TextMemo(minify_json_text)
+
+
 class JsonMinify:
     name = "json_minify"
 
@@ -62,7 +66,7 @@ class JsonMinify:
         saved = changed = 0
         for block in _candidate_blocks(body):
             for holder, field in _text_slots(block):
-                minified = minify_json_text(holder[field])
+                minified = _minify(holder[field])
                 if minified is None:
                     continue
                 saved += count_text(holder[field]) - count_text(minified)

@@ -23,6 +23,7 @@ from gateway.services.optimizer.base import (
     NOTHING,
     Context,
     Outcome,
+    TextMemo,
     editable_messages,
     system_blocks,
 )
@@ -36,7 +37,7 @@ _DIFF_MARKERS = re.compile(r"^(@@ |--- |\+\+\+ |diff --git )", re.MULTILINE)
 
 def tidy_text(text: str) -> str:
     """The text with trailing whitespace and blank-line runs trimmed outside code."""
-    if _DIFF_MARKERS.search(text):
+    if not _untidy(text) or _DIFF_MARKERS.search(text):
         return text
     if "```" not in text and "~~~" not in text:
         return _tidy_prose(text)
@@ -51,6 +52,17 @@ def tidy_text(text: str) -> str:
         else:
             tidy.append(_tidy_prose(part))
     return "".join(tidy)
+
+
+def _untidy(text: str) -> bool:
+    # Substring tests run at memory speed; most texts are already tidy and
+    # never reach the regular expressions.
+    return (
+        "\n\n\n" in text
+        or " \n" in text
+        or "\t\n" in text
+        or text.endswith((" ", "\t"))
+    )
 
 
 def _tidy_prose(text: str) -> str:
@@ -89,13 +101,16 @@ def _flush(segments: list[tuple[str, bool]], lines: list[str], is_code: bool) ->
         lines.clear()
 
 
+_tidy = TextMemo(tidy_text)
+
+
 class Whitespace:
     name = "whitespace"
 
     def apply(self, body: dict, context: Context) -> Outcome:
         saved = changed = 0
         for block in _text_blocks(body):
-            tidy = tidy_text(block["text"])
+            tidy = _tidy(block["text"])
             if tidy == block["text"] or not tidy.strip():
                 continue
             saved += count_text(block["text"]) - count_text(tidy)

@@ -15,8 +15,8 @@ import pytest
 from gateway.services.optimizer.base import Context
 from gateway.services.optimizer.breakpoints import AutoBreakpoints
 from gateway.services.optimizer.normalize import BlockContent
-from gateway.standin.caching import PromptCache
 from gateway.services.tokens import count_text
+from gateway.standin.caching import PromptCache
 from gateway.standin.segments import layout_prompt
 from tests.services.cache_fakes import SONNET
 

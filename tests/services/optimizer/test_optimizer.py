@@ -138,7 +138,7 @@ def test_each_request_of_a_growing_conversation_keeps_the_previous_prefix_byte_f
     build,
 ):
     previous = None
-    for steps in range(0, 6):
+    for steps in range(6):
         body = optimised(build(steps)).body
         current = orjson.dumps(unmarked(body["messages"]))
         if previous is not None:
@@ -153,7 +153,7 @@ def test_each_request_of_a_growing_conversation_keeps_the_previous_prefix_byte_f
 def test_a_growing_conversation_reads_its_prefix_from_the_simulated_cache():
     cache = PromptCache(clock=lambda: 0.0)
     previous_total = None
-    for steps in range(0, 6):
+    for steps in range(6):
         layout = layout_prompt(optimised(agent_body(steps)).body)
         usage = cache.account(scope=("k", "m"), layout=layout, min_tokens=1024)
         if previous_total is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from gateway.services.optimizer.base import Context
 from gateway.services.optimizer.trim_history import NOTE, TrimHistory
 from gateway.services.tokens import estimate_input_tokens
@@ -66,9 +68,7 @@ def test_roles_still_alternate_after_the_cut():
     body = chat(20)
     apply(body)
     roles = [m["role"] for m in body["messages"]]
-    assert roles[0] == "user" and all(
-        a != b for a, b in zip(roles, roles[1:], strict=False)
-    )
+    assert roles[0] == "user" and all(a != b for a, b in pairwise(roles))
 
 
 def test_tool_results_whose_calls_were_cut_become_text():
@@ -130,5 +130,5 @@ def test_the_cut_moves_only_after_the_conversation_grew_by_half_the_budget():
         cuts.append(body["messages"][0]["content"][1]["text"])
 
     # Each turn adds about 700 tokens, so half of an 8,000 budget is ~6 turns.
-    changes = sum(1 for a, b in zip(cuts, cuts[1:], strict=False) if a != b)
+    changes = sum(1 for a, b in pairwise(cuts) if a != b)
     assert 0 < changes <= len(cuts) // 5
