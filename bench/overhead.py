@@ -148,6 +148,11 @@ SERVERS = {
     "uvicorn": [PYTHON, "-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}",
                 "--loop", "uvloop", "--http", "httptools", "--no-access-log",
                 "--log-level", "warning", "tokensgate_site.asgi:application"],
+    # asginl: ASGI without the lifespan protocol, which Django does not speak.
+    "granian": [str(Path(PYTHON).parent / "granian"), "--interface", "asginl",
+                "--host", "127.0.0.1", "--port", "{port}", "--loop", "uvloop",
+                "--no-access-log", "--log-level", "warning",
+                "tokensgate_site.asgi:application"],
 }
 
 

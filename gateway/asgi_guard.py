@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from gateway.conf import config
-from gateway.errors import PayloadTooLarge
+from gateway.errors import GatewayError, PayloadTooLarge
 from gateway.logs import request_id_var
 from gateway.middleware import safe_request_id
 
@@ -108,7 +108,9 @@ class CountedBody:
 
 def declared_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:
     """The ``Content-Length`` the client declared, if it is one clear number."""
-    values = {value.strip() for name, value in headers if name.lower() == b"content-length"}
+    values = {
+        value.strip() for name, value in headers if name.lower() == b"content-length"
+    }
     if len(values) != 1:
         return None
 
@@ -123,8 +125,9 @@ async def send_too_large(scope: Scope, send: Send, limit: int, received: int) ->
     )
     log_refusal(scope.get("path", ""), response_headers, limit, received)
 
-    await send({"type": "http.response.start", "status": status,
-                "headers": response_headers})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": response_headers}
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -132,16 +135,27 @@ def too_large_response(
     path: str, headers: dict[bytes, bytes], limit: int
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """Status, headers and body of the 413, in the called surface's shape."""
+    error = PayloadTooLarge(
+        f"The request body is larger than this gateway's limit of {limit:,} bytes.",
+        code="request_too_large",
+    )
+    return error_response(path, headers, error)
+
+
+def error_response(
+    path: str, headers: dict[bytes, bytes], error: GatewayError
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """An error answered outside Django, in the called surface's shape.
+
+    The connection is closed after it: these errors come before the request
+    was read in full or understood.
+    """
     # Imported on first use: the renderers' modules pull in the whole request
     # pipeline, which this module's importers (the ASGI entry point, daphne's
     # guard) should not have to load first.
     from gateway.views.chat import render_openai_error
     from gateway.views.rendering import render_anthropic_error
 
-    error = PayloadTooLarge(
-        f"The request body is larger than this gateway's limit of {limit:,} bytes.",
-        code="request_too_large",
-    )
     request_id = safe_request_id(_header(headers, b"x-request-id"))
     response_headers = [(b"x-request-id", request_id.encode())]
     if error_surface(path, headers) == "anthropic":
@@ -155,7 +169,7 @@ def too_large_response(
         (b"content-length", str(len(response.content)).encode()),
         (b"connection", b"close"),
     ]
-    return error.status, response_headers, response.content
+    return response.status_code, response_headers, response.content
 
 
 def error_surface(path: str, headers: dict[bytes, bytes]) -> str:
@@ -179,7 +193,11 @@ def log_refusal(
     try:
         logger.warning(
             "request body over the size limit refused",
-            extra={"path": path[:200], "limit_bytes": limit, "received_bytes": received},
+            extra={
+                "path": path[:200],
+                "limit_bytes": limit,
+                "received_bytes": received,
+            },
         )
     finally:
         request_id_var.reset(token)

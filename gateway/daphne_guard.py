@@ -15,7 +15,8 @@ connection; nothing of the request reaches the application.
 
 It also stops Twisted from parsing form posts itself (see
 ``requestReceived``), so every body, however malformed, reaches the
-application and is answered in the surface's error shape.
+application, and renders daphne's own refusals (``basic_error``) in the
+surface's error shape rather than as HTML.
 
 Daphne has no setting for its request class, so ``install`` replaces the
 module attribute its protocol factory reads when it builds each connection.
@@ -28,8 +29,9 @@ from __future__ import annotations
 
 from daphne import http_protocol
 
-from gateway.asgi_guard import log_refusal, too_large_response
+from gateway.asgi_guard import error_response, log_refusal, too_large_response
 from gateway.conf import config
+from gateway.errors import GatewayError, InvalidRequest
 
 _REASON = b"Payload Too Large"
 
@@ -40,14 +42,14 @@ class GuardedWebRequest(http_protocol.WebRequest):
     body_received = 0
     body_refused = False
 
-    def gotLength(self, length: int | None) -> None:  # noqa: N802 - Twisted's name
+    def gotLength(self, length: int | None) -> None:
         limit = config().MAX_REQUEST_BYTES
         if length is not None and length > limit:
             self.refuse_body(limit)
             return
         super().gotLength(length)
 
-    def handleContentChunk(self, data: bytes) -> None:  # noqa: N802
+    def handleContentChunk(self, data: bytes) -> None:
         if self.body_refused:
             return
 
@@ -58,7 +60,7 @@ class GuardedWebRequest(http_protocol.WebRequest):
             return
         super().handleContentChunk(data)
 
-    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:  # noqa: N802
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
         # The rest of a refused body may sit in the buffer Twisted is still
         # parsing; it must not become a request for the application.
         if self.body_refused:
@@ -69,6 +71,19 @@ class GuardedWebRequest(http_protocol.WebRequest):
         # no error shape and no request id. The application judges bodies.
         self._parsePOSTFormSubmission = False
         super().requestReceived(command, path, version)
+
+    def basic_error(self, status: int, status_text: bytes, body: str) -> None:
+        """Daphne's own refusals (a header, path or query it cannot decode),
+        in the surface's error shape instead of an HTML page."""
+        error = InvalidRequest(body) if status < 500 else GatewayError(body)
+        error.status = status
+        path = self.path.decode("latin-1") if isinstance(self.path, bytes) else "/"
+        status, headers, content = error_response(path, _request_headers(self), error)
+
+        self.handle_reply(
+            {"type": "http.response.start", "status": status, "headers": headers}
+        )
+        self.handle_reply({"type": "http.response.body", "body": content})
 
     def refuse_body(self, limit: int) -> None:
         self.body_refused = True
@@ -102,7 +117,9 @@ def _request_headers(request: http_protocol.WebRequest) -> dict[bytes, bytes]:
     }
 
 
-def _raw_response(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
+def _raw_response(
+    status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> bytes:
     lines = [b"HTTP/1.1 %d %s" % (status, _REASON)]
     lines += [name + b": " + value for name, value in headers]
     return b"\r\n".join(lines) + b"\r\n\r\n" + body

@@ -161,7 +161,8 @@ def gateway_env(tmp_dir: Path, *, anthropic_url: str, ollama_url: str, **extra: 
 
 
 def start_gateway(tmp_dir: Path, env: dict[str, str], name: str = "gateway",
-                  *, migrate: bool = True) -> LiveGateway:
+                  *, migrate: bool = True, key: str | None = None) -> LiveGateway:
+    """Start a gateway; ``key`` reuses a client (replicas sharing one database)."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
     if migrate:
         manage("migrate", "-v0", env=env)
@@ -173,7 +174,9 @@ def start_gateway(tmp_dir: Path, env: dict[str, str], name: str = "gateway",
     server = LiveGateway(
         name=name, command=command, port=port, log_path=tmp_dir / f"{name}.log", env=env
     )
-    server.key = server.create_client(f"tests-{name}", "--rpm", "100000", "--tpm", "1000000000")
+    server.key = key or server.create_client(
+        f"tests-{name}", "--rpm", "100000", "--tpm", "1000000000"
+    )
     return server.start()
 
 

@@ -18,6 +18,11 @@ async def api_not_found(request: HttpRequest) -> HttpResponse:
         f"There is no API endpoint at {request.method} {request.path[:200]}; "
         "the endpoints are described at /openapi.json."
     )
-    if request.path.startswith("/v1/messages") or "anthropic-version" in request.headers:
-        return render_anthropic_error(error, request_id=getattr(request, "request_id", None))
+    if (
+        request.path.startswith("/v1/messages")
+        or "anthropic-version" in request.headers
+    ):
+        return render_anthropic_error(
+            error, request_id=getattr(request, "request_id", None)
+        )
     return render_openai_error(error)

@@ -29,9 +29,13 @@ def strict_gateway(
     )
     gateway = start_gateway(tmp, env, name="gateway-strict")
     gateway.disabled_key = gateway.create_client("strict-disabled")
-    gateway.manage("shell", "-c", (
-        "from gateway.models import ApiClient; "
-        "ApiClient.objects.filter(name='strict-disabled').update(is_active=False)"
-    ))
+    gateway.manage(
+        "shell",
+        "-c",
+        (
+            "from gateway.models import ApiClient; "
+            "ApiClient.objects.filter(name='strict-disabled').update(is_active=False)"
+        ),
+    )
     yield gateway
     gateway.stop()

@@ -7,10 +7,27 @@ from pathlib import Path
 from tests.live import PYTHON, LiveGateway, free_port, manage
 
 SERVER_COMMANDS = {
-    "daphne": [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}",
-               "tokensgate_site.asgi:application"],
-    "uvicorn": [PYTHON, "-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}",
-                "--no-access-log", "tokensgate_site.asgi:application"],
+    "daphne": [
+        PYTHON,
+        "-m",
+        "daphne",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        "{port}",
+        "tokensgate_site.asgi:application",
+    ],
+    "uvicorn": [
+        PYTHON,
+        "-m",
+        "uvicorn",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--no-access-log",
+        "tokensgate_site.asgi:application",
+    ],
 }
 
 

@@ -64,7 +64,9 @@ class Client:
 
 
 def http_scope(path: str = "/v1/chat/completions", **headers: str) -> dict:
-    raw = [(k.replace("_", "-").lower().encode(), v.encode()) for k, v in headers.items()]
+    raw = [
+        (k.replace("_", "-").lower().encode(), v.encode()) for k, v in headers.items()
+    ]
     return {"type": "http", "method": "POST", "path": path, "headers": raw}
 
 
@@ -103,7 +105,9 @@ async def test_messages_paths_get_the_anthropic_error_shape():
 
 
 async def test_models_answers_anthropic_callers_in_their_shape():
-    scope = http_scope("/v1/models", content_length="5000", anthropic_version="2023-06-01")
+    scope = http_scope(
+        "/v1/models", content_length="5000", anthropic_version="2023-06-01"
+    )
     _, client = await run(scope, [])
 
     assert client.json()["type"] == "error"

@@ -47,12 +47,16 @@ def gateway(request: pytest.FixtureRequest) -> LiveGateway:
 
 def _connect(gateway: LiveGateway, path: str, **headers: str) -> RawConnection:
     connection = RawConnection(gateway.port)
-    connection.send_head("POST", path, {
-        "Authorization": f"Bearer {gateway.key}",
-        "Content-Type": "application/json",
-        "anthropic-version": "2023-06-01",
-        **headers,
-    })
+    connection.send_head(
+        "POST",
+        path,
+        {
+            "Authorization": f"Bearer {gateway.key}",
+            "Content-Type": "application/json",
+            "anthropic-version": "2023-06-01",
+            **headers,
+        },
+    )
     return connection
 
 
@@ -85,7 +89,8 @@ def test_anthropic_surface_gets_its_own_error_shape(gateway):
 
 def test_expect_continue_gets_the_413_instead_of_continue(gateway):
     connection = _connect(
-        gateway, "/v1/messages",
+        gateway,
+        "/v1/messages",
         **{"Content-Length": str(LIMIT * 10), "Expect": "100-continue"},
     )
 
@@ -123,15 +128,13 @@ def test_bodies_within_the_limit_are_served(gateway):
 
 
 def test_chunked_bodies_within_the_limit_are_served(gateway):
-    connection = _connect(
-        gateway, "/v1/messages", **{"Transfer-Encoding": "chunked"}
-    )
+    connection = _connect(gateway, "/v1/messages", **{"Transfer-Encoding": "chunked"})
     body = (
         b'{"model": "claude-haiku-4-5", "max_tokens": 16, '
         b'"messages": [{"role": "user", "content": "hello"}]}'
     )
     for start in range(0, len(body), 10):
-        connection.send_chunk(body[start:start + 10])
+        connection.send_chunk(body[start : start + 10])
     connection.sock.sendall(b"0\r\n\r\n")
 
     assert connection.read_response().status == 200
@@ -154,9 +157,12 @@ def test_malformed_form_posts_reach_the_application(gateway):
     # malformed one with a bare 400; the surface's own error is expected.
     body = b'{"model": "auto"'
     connection = _connect(
-        gateway, "/v1/messages",
-        **{"Content-Length": str(len(body)),
-           "Content-Type": "multipart/form-data; boundary=x"},
+        gateway,
+        "/v1/messages",
+        **{
+            "Content-Length": str(len(body)),
+            "Content-Type": "multipart/form-data; boundary=x",
+        },
     )
     connection.send_body(body)
 

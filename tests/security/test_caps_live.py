@@ -26,7 +26,8 @@ def _openai(gateway, **body) -> httpx.Response:
     return httpx.post(
         f"{gateway.url}/v1/chat/completions",
         headers={"Authorization": f"Bearer {gateway.key}"},
-        json={"model": "claude-haiku-4-5", **body}, timeout=30,
+        json={"model": "claude-haiku-4-5", **body},
+        timeout=30,
     )
 
 
@@ -34,12 +35,16 @@ def _anthropic(gateway, path: str = "/v1/messages", **body) -> httpx.Response:
     return httpx.post(
         gateway.url + path,
         headers={"x-api-key": gateway.key, "anthropic-version": "2023-06-01"},
-        json={"model": "claude-haiku-4-5", **body}, timeout=30,
+        json={"model": "claude-haiku-4-5", **body},
+        timeout=30,
     )
 
 
 def _openai_tool(name: str) -> dict:
-    return {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}
+    return {
+        "type": "function",
+        "function": {"name": name, "parameters": {"type": "object"}},
+    }
 
 
 def _anthropic_tool(name: str) -> dict:
@@ -50,11 +55,18 @@ def _anthropic_tool(name: str) -> dict:
     ("body", "param"),
     [
         ({"messages": _messages(MAX_MESSAGES + 1)}, "messages"),
-        ({"messages": _messages(1), "tools": [_openai_tool(f"t{i}") for i in range(4)]},
-         "tools"),
+        (
+            {
+                "messages": _messages(1),
+                "tools": [_openai_tool(f"t{i}") for i in range(4)],
+            },
+            "tools",
+        ),
         ({"messages": _messages(1), "max_tokens": MAX_OUTPUT_TOKENS + 1}, "max_tokens"),
-        ({"messages": _messages(1), "max_completion_tokens": MAX_OUTPUT_TOKENS + 1},
-         "max_completion_tokens"),
+        (
+            {"messages": _messages(1), "max_completion_tokens": MAX_OUTPUT_TOKENS + 1},
+            "max_completion_tokens",
+        ),
     ],
 )
 def test_openai_surface_names_the_cap_exceeded(strict_gateway, upstreams, body, param):
@@ -71,12 +83,20 @@ def test_openai_surface_names_the_cap_exceeded(strict_gateway, upstreams, body, 
     ("body", "field"),
     [
         ({"max_tokens": 16, "messages": _messages(MAX_MESSAGES + 1)}, "messages"),
-        ({"max_tokens": 16, "messages": _messages(1),
-          "tools": [_anthropic_tool(f"t{i}") for i in range(4)]}, "tools"),
+        (
+            {
+                "max_tokens": 16,
+                "messages": _messages(1),
+                "tools": [_anthropic_tool(f"t{i}") for i in range(4)],
+            },
+            "tools",
+        ),
         ({"max_tokens": MAX_OUTPUT_TOKENS + 1, "messages": _messages(1)}, "max_tokens"),
     ],
 )
-def test_anthropic_surface_names_the_cap_exceeded(strict_gateway, upstreams, body, field):
+def test_anthropic_surface_names_the_cap_exceeded(
+    strict_gateway, upstreams, body, field
+):
     response = _anthropic(strict_gateway, **body)
 
     assert response.status_code == 400
@@ -87,7 +107,9 @@ def test_anthropic_surface_names_the_cap_exceeded(strict_gateway, upstreams, bod
 
 def test_count_tokens_caps_messages_too(strict_gateway, upstreams):
     response = _anthropic(
-        strict_gateway, "/v1/messages/count_tokens", messages=_messages(MAX_MESSAGES + 1)
+        strict_gateway,
+        "/v1/messages/count_tokens",
+        messages=_messages(MAX_MESSAGES + 1),
     )
 
     assert response.status_code == 400
@@ -97,7 +119,9 @@ def test_count_tokens_caps_messages_too(strict_gateway, upstreams):
 def test_requests_at_the_caps_are_served(strict_gateway, upstreams):
     tools = [_openai_tool(f"t{i}") for i in range(MAX_TOOLS)]
     response = _openai(
-        strict_gateway, messages=_messages(MAX_MESSAGES), tools=tools,
+        strict_gateway,
+        messages=_messages(MAX_MESSAGES),
+        tools=tools,
         max_tokens=MAX_OUTPUT_TOKENS,
     )
 
@@ -119,7 +143,8 @@ def test_unknown_api_paths_get_a_404_in_the_callers_shape(
     response = httpx.post(
         strict_gateway.url + path,
         headers={"Authorization": f"Bearer {strict_gateway.key}", **headers},
-        json={}, timeout=10,
+        json={},
+        timeout=10,
     )
 
     assert response.status_code == 404

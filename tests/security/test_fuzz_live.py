@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.live import LiveGateway
-from tests.security import fuzzing
+from tests.security import fuzz_bodies, fuzzing
 from tests.security.fuzzing import FuzzRequest
 from tests.security.shapes import error_schema_for, schema_errors
 
@@ -41,7 +41,9 @@ def _fuzz(gateway: LiveGateway, strategy: st.SearchStrategy) -> None:
     with httpx.Client(base_url=gateway.url, timeout=30) as client:
 
         @settings(
-            max_examples=EXAMPLES, deadline=None, database=None,
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
             suppress_health_check=list(HealthCheck),
         )
         @given(strategy)
@@ -62,26 +64,48 @@ def _fuzz(gateway: LiveGateway, strategy: st.SearchStrategy) -> None:
 
 
 def test_fuzzed_chat_completions(strict_gateway, upstreams):
-    _fuzz(strict_gateway, fuzzing.requests_for(
-        "/v1/chat/completions", "openai", fuzzing.chat_bodies()))
+    _fuzz(
+        strict_gateway,
+        fuzzing.requests_for(
+            "/v1/chat/completions",
+            "openai",
+            fuzz_bodies.chat_bodies(),
+            fuzz_bodies.valid_chat_bodies(),
+        ),
+    )
 
 
 def test_fuzzed_messages(strict_gateway, upstreams):
-    _fuzz(strict_gateway, fuzzing.requests_for(
-        "/v1/messages", "anthropic", fuzzing.messages_bodies()))
+    _fuzz(
+        strict_gateway,
+        fuzzing.requests_for(
+            "/v1/messages",
+            "anthropic",
+            fuzz_bodies.messages_bodies(),
+            fuzz_bodies.valid_messages_bodies(),
+        ),
+    )
 
 
 def test_fuzzed_count_tokens(strict_gateway, upstreams):
-    _fuzz(strict_gateway, fuzzing.requests_for(
-        "/v1/messages/count_tokens", "anthropic",
-        fuzzing.messages_bodies(count_only=True)))
+    _fuzz(
+        strict_gateway,
+        fuzzing.requests_for(
+            "/v1/messages/count_tokens",
+            "anthropic",
+            fuzz_bodies.messages_bodies(count_only=True),
+            fuzz_bodies.valid_messages_bodies(count_only=True),
+        ),
+    )
 
 
 def test_fuzzed_model_list(strict_gateway, upstreams):
     _fuzz(strict_gateway, fuzzing.model_list_requests())
 
 
-def _send(client: httpx.Client, gateway: LiveGateway, request: FuzzRequest) -> httpx.Response:
+def _send(
+    client: httpx.Client, gateway: LiveGateway, request: FuzzRequest
+) -> httpx.Response:
     headers = dict(request.headers)
     key = {
         "valid": gateway.key,
@@ -94,7 +118,9 @@ def _send(client: httpx.Client, gateway: LiveGateway, request: FuzzRequest) -> h
         headers.update(_auth_headers(key, request.key_style))
 
     return client.request(
-        request.method, request.path, content=request.body,
+        request.method,
+        request.path,
+        content=request.body,
         headers={name: value.encode("latin-1") for name, value in headers.items()},
     )
 
@@ -147,8 +173,10 @@ def _assert_clean_stream(text: str, context: str) -> None:
 
 def _assert_clean_log(gateway: LiveGateway) -> None:
     bad = [
-        line for line in gateway.log_text().splitlines()
-        if "Traceback" in line or '"level":"ERROR"' in line
+        line
+        for line in gateway.log_text().splitlines()
+        if "Traceback" in line
+        or '"level":"ERROR"' in line
         or "Exception inside application" in line
     ]
     assert not bad, "\n".join(bad[:20])

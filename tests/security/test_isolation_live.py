@@ -30,22 +30,32 @@ def _client(gateway: LiveGateway, *args: str) -> str:
     return gateway.create_client(f"iso-{secrets.token_hex(4)}", *args)
 
 
-def _chat(gateway: LiveGateway, key: str, prompt: str, **headers: str) -> httpx.Response:
+def _chat(
+    gateway: LiveGateway, key: str, prompt: str, **headers: str
+) -> httpx.Response:
     return httpx.post(
         f"{gateway.url}/v1/chat/completions",
         headers={"Authorization": f"Bearer {key}", **headers},
-        json={"model": MODEL, "max_tokens": 16,
-              "messages": [{"role": "user", "content": prompt}]},
+        json={
+            "model": MODEL,
+            "max_tokens": 16,
+            "messages": [{"role": "user", "content": prompt}],
+        },
         timeout=30,
     )
 
 
-def _message(gateway: LiveGateway, key: str, prompt: str, **headers: str) -> httpx.Response:
+def _message(
+    gateway: LiveGateway, key: str, prompt: str, **headers: str
+) -> httpx.Response:
     return httpx.post(
         f"{gateway.url}/v1/messages",
         headers={"x-api-key": key, "anthropic-version": "2023-06-01", **headers},
-        json={"model": MODEL, "max_tokens": 16,
-              "messages": [{"role": "user", "content": prompt}]},
+        json={
+            "model": MODEL,
+            "max_tokens": 16,
+            "messages": [{"role": "user", "content": prompt}],
+        },
         timeout=30,
     )
 
@@ -60,11 +70,18 @@ def test_one_client_never_gets_anothers_cached_answer(live_gateway, upstreams, s
     assert send(live_gateway, second, prompt).headers["X-Cache"] == "MISS"
 
 
-def test_one_client_exhausting_its_rate_limit_leaves_others_alone(live_gateway, upstreams):
-    greedy, bystander = _client(live_gateway, "--rpm", "2"), _client(live_gateway, "--rpm", "2")
+def test_one_client_exhausting_its_rate_limit_leaves_others_alone(
+    live_gateway, upstreams
+):
+    greedy, bystander = (
+        _client(live_gateway, "--rpm", "2"),
+        _client(live_gateway, "--rpm", "2"),
+    )
     no_cache = {"Cache-Control": "no-cache"}
 
-    statuses = [_chat(live_gateway, greedy, "hi", **no_cache).status_code for _ in range(3)]
+    statuses = [
+        _chat(live_gateway, greedy, "hi", **no_cache).status_code for _ in range(3)
+    ]
 
     assert statuses == [200, 200, 429]
     assert _chat(live_gateway, bystander, "hi", **no_cache).status_code == 200
@@ -75,16 +92,22 @@ def test_a_concurrency_cap_refuses_only_its_own_client(live_gateway, upstreams):
     capped_name = f"iso-capped-{secrets.token_hex(4)}"
     capped = live_gateway.create_client(capped_name)
     other = _client(live_gateway)
-    live_gateway.manage("shell", "-c", (
-        "from gateway.models import ApiClient; "
-        f"ApiClient.objects.filter(name={capped_name!r}).update(max_concurrent_requests=1)"
-    ))
+    live_gateway.manage(
+        "shell",
+        "-c",
+        (
+            "from gateway.models import ApiClient; "
+            f"ApiClient.objects.filter(name={capped_name!r}).update(max_concurrent_requests=1)"
+        ),
+    )
     standin.control("POST", "/_control/config", {"latency_ms": 1500})
 
     no_cache = {"Cache-Control": "no-cache"}
     with ThreadPoolExecutor(3) as pool:
-        calls = [pool.submit(_chat, live_gateway, key, "slow", **no_cache)
-                 for key in (capped, capped, other)]
+        calls = [
+            pool.submit(_chat, live_gateway, key, "slow", **no_cache)
+            for key in (capped, capped, other)
+        ]
         responses = [call.result() for call in calls]
 
     assert sorted(r.status_code for r in responses[:2]) == [200, 429]
@@ -105,14 +128,18 @@ def test_operator_pages_send_anonymous_users_to_the_login(live_gateway, path):
 
 def test_the_dashboard_socket_refuses_anonymous_users(live_gateway):
     connection = RawConnection(live_gateway.port)
-    connection.send_head("GET", "/ws/dashboard/", {
-        "Upgrade": "websocket",
-        "Connection": "Upgrade",
-        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-        "Sec-WebSocket-Version": "13",
-        "Origin": live_gateway.url,
-        "Authorization": f"Bearer {live_gateway.key}",
-    })
+    connection.send_head(
+        "GET",
+        "/ws/dashboard/",
+        {
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version": "13",
+            "Origin": live_gateway.url,
+            "Authorization": f"Bearer {live_gateway.key}",
+        },
+    )
 
     assert connection.read_response().status == 403
 
@@ -135,14 +162,21 @@ def _credential_headers(key: str) -> dict[str, str]:
     ],
     ids=["messages", "stream", "count_tokens"],
 )
-def test_client_credentials_never_reach_the_upstream(live_gateway, upstreams, path, body):
+def test_client_credentials_never_reach_the_upstream(
+    live_gateway, upstreams, path, body
+):
     standin, _ = upstreams
     key = live_gateway.key
-    headers = {**_credential_headers(key), "anthropic-version": "2023-06-01",
-               "Cache-Control": "no-cache"}
+    headers = {
+        **_credential_headers(key),
+        "anthropic-version": "2023-06-01",
+        "Cache-Control": "no-cache",
+    }
     payload = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], **body}
 
-    response = httpx.post(live_gateway.url + path, headers=headers, json=payload, timeout=30)
+    response = httpx.post(
+        live_gateway.url + path, headers=headers, json=payload, timeout=30
+    )
 
     assert response.status_code == 200
     _assert_upstream_saw_no_client_credentials(standin, key)
@@ -152,8 +186,13 @@ def test_openai_surface_credentials_never_reach_the_upstream(live_gateway, upstr
     standin, _ = upstreams
     key = live_gateway.key
 
-    response = _chat(live_gateway, key, "hi", **_credential_headers(key),
-                     **{"Cache-Control": "no-cache"})
+    response = _chat(
+        live_gateway,
+        key,
+        "hi",
+        **_credential_headers(key),
+        **{"Cache-Control": "no-cache"},
+    )
 
     assert response.status_code == 200
     _assert_upstream_saw_no_client_credentials(standin, key)
@@ -205,23 +244,39 @@ def test_nothing_in_a_request_redirects_the_upstream_call(live_gateway, upstream
     trap = Trap()
     trap_host = trap.url.removeprefix("http://")
     redirecting = {
-        "Host": trap_host, "X-Forwarded-Host": trap_host, "X-Forwarded-Proto": "http",
-        "Forwarded": f"host={trap_host}", "X-Original-URL": trap.url,
+        "Host": trap_host,
+        "X-Forwarded-Host": trap_host,
+        "X-Forwarded-Proto": "http",
+        "Forwarded": f"host={trap_host}",
+        "X-Original-URL": trap.url,
         "anthropic-base-url": trap.url,
     }
-    body_fields = {"base_url": trap.url, "api_base": trap.url, "url": trap.url,
-                   "endpoint": trap.url, "metadata": {"user_id": trap.url}}
+    body_fields = {
+        "base_url": trap.url,
+        "api_base": trap.url,
+        "url": trap.url,
+        "endpoint": trap.url,
+        "metadata": {"user_id": trap.url},
+    }
     before = standin.stats()["requests"].get("/v1/messages", 0)
 
     try:
         for send in (_chat, _message):
             response = httpx.post(
-                live_gateway.url + ("/v1/chat/completions" if send is _chat else "/v1/messages"),
-                headers={"Authorization": f"Bearer {live_gateway.key}",
-                         "anthropic-version": "2023-06-01", "Cache-Control": "no-cache",
-                         **redirecting},
-                json={"model": MODEL, "max_tokens": 8,
-                      "messages": [{"role": "user", "content": "hi"}], **body_fields},
+                live_gateway.url
+                + ("/v1/chat/completions" if send is _chat else "/v1/messages"),
+                headers={
+                    "Authorization": f"Bearer {live_gateway.key}",
+                    "anthropic-version": "2023-06-01",
+                    "Cache-Control": "no-cache",
+                    **redirecting,
+                },
+                json={
+                    "model": MODEL,
+                    "max_tokens": 8,
+                    "messages": [{"role": "user", "content": "hi"}],
+                    **body_fields,
+                },
                 timeout=30,
             )
             assert response.status_code in (200, 400), response.text

@@ -139,7 +139,9 @@ async def test_a_flood_of_unknown_keys_keeps_the_cache_bounded(directory, monkey
     assert len(directory._entries) <= 50
 
 
-async def _refused(directory: ClientDirectory, key: str | None, kind: type) -> Exception:
+async def _refused(
+    directory: ClientDirectory, key: str | None, kind: type
+) -> Exception:
     with pytest.raises(kind) as caught:
         await directory.authenticate(key)
     return caught.value

@@ -24,8 +24,11 @@ def replicas(
     """Two gateway processes over one database, caching clients for 1 s."""
     tmp = live_dir / "keys"
     env = gateway_env(
-        tmp, anthropic_url=standin.url, ollama_url=ollama_standin.url,
-        CLIENT_CACHE_SECONDS=str(CACHE_SECONDS), RECORD_FLUSH_SECONDS="0.2",
+        tmp,
+        anthropic_url=standin.url,
+        ollama_url=ollama_standin.url,
+        CLIENT_CACHE_SECONDS=str(CACHE_SECONDS),
+        RECORD_FLUSH_SECONDS="0.2",
     )
     first = start_gateway(tmp, env, name="gateway-keys-1")
     second = start_gateway(tmp, env, name="gateway-keys-2", migrate=False)
@@ -36,7 +39,9 @@ def replicas(
 
 def _status(gateway: LiveGateway, key: str) -> int:
     response = httpx.get(
-        f"{gateway.url}/v1/models", headers={"Authorization": f"Bearer {key}"}, timeout=10
+        f"{gateway.url}/v1/models",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
     )
     return response.status_code
 
@@ -51,10 +56,13 @@ def test_a_disabled_key_is_refused_on_every_replica_within_seconds(replicas):
     key = replicas[0].create_client("to-revoke")
     assert [_status(gateway, key) for gateway in replicas] == [200, 200]
 
-    _shell(replicas[0], (
-        "from gateway.models import ApiClient; "
-        "ApiClient.objects.filter(name='to-revoke').update(is_active=False)"
-    ))
+    _shell(
+        replicas[0],
+        (
+            "from gateway.models import ApiClient; "
+            "ApiClient.objects.filter(name='to-revoke').update(is_active=False)"
+        ),
+    )
     revoked_at = time.monotonic()
 
     pending = list(replicas)
@@ -87,7 +95,10 @@ def test_last_use_reaches_the_database(replicas):
     response = httpx.post(
         f"{replicas[0].url}/v1/chat/completions",
         headers={"Authorization": f"Bearer {key}"},
-        json={"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "hi"}]},
+        json={
+            "model": "claude-haiku-4-5",
+            "messages": [{"role": "user", "content": "hi"}],
+        },
         timeout=30,
     )
     assert response.status_code == 200

@@ -64,7 +64,9 @@ def test_every_v1_error_status_has_the_surface_shape():
 )
 def test_rendered_errors_match_the_documented_schemas(error):
     openai_body = json.loads(render_openai_error(error).content)
-    anthropic_body = json.loads(render_anthropic_error(error, request_id="req_1").content)
+    anthropic_body = json.loads(
+        render_anthropic_error(error, request_id="req_1").content
+    )
 
     assert schema_errors(openai_body, "OpenAIError") == []
     assert schema_errors(anthropic_body, "AnthropicError") == []

@@ -12,7 +12,10 @@ from gateway.translate.openai_request import validate_chat_request
 @pytest.fixture(autouse=True)
 def small_caps(settings):
     settings.TOKENSGATE = {
-        **settings.TOKENSGATE, "MAX_MESSAGES": 3, "MAX_TOOLS": 2, "MAX_OUTPUT_TOKENS": 1000,
+        **settings.TOKENSGATE,
+        "MAX_MESSAGES": 3,
+        "MAX_TOOLS": 2,
+        "MAX_OUTPUT_TOKENS": 1000,
     }
 
 

@@ -54,19 +54,36 @@ def gateways(
     live_dir: Path, standin: StandIn, ollama_standin: StandIn
 ) -> Iterator[dict[str, LiveGateway]]:
     common = {
-        "LOG_LEVEL": "DEBUG", "OLLAMA_FALLBACK_ENABLED": "false", "MAX_RETRIES": "0",
-        "CIRCUIT_BREAKER_ENABLED": "false", "STREAM_IDLE_TIMEOUT": "1",
-        "UPSTREAM_READ_TIMEOUT": "1", "MAX_REQUEST_BYTES": str(LIMIT),
-        "MAX_MESSAGES": "50", "CACHE_ENABLED": "false",
+        "LOG_LEVEL": "DEBUG",
+        "OLLAMA_FALLBACK_ENABLED": "false",
+        "MAX_RETRIES": "0",
+        "CIRCUIT_BREAKER_ENABLED": "false",
+        "STREAM_IDLE_TIMEOUT": "1",
+        "UPSTREAM_READ_TIMEOUT": "1",
+        "MAX_REQUEST_BYTES": str(LIMIT),
+        "MAX_MESSAGES": "50",
+        "CACHE_ENABLED": "false",
     }
-    working = start_gateway(live_dir / "secrets", gateway_env(
-        live_dir / "secrets", anthropic_url=standin.url, ollama_url=ollama_standin.url,
-        **common,
-    ), name="gateway-secrets")
-    refused = start_gateway(live_dir / "secrets-refused", gateway_env(
-        live_dir / "secrets-refused", anthropic_url=standin.url,
-        ollama_url=ollama_standin.url, **{**common, "CLAUDE_API_KEY": REFUSED_UPSTREAM_KEY},
-    ), name="gateway-secrets-refused")
+    working = start_gateway(
+        live_dir / "secrets",
+        gateway_env(
+            live_dir / "secrets",
+            anthropic_url=standin.url,
+            ollama_url=ollama_standin.url,
+            **common,
+        ),
+        name="gateway-secrets",
+    )
+    refused = start_gateway(
+        live_dir / "secrets-refused",
+        gateway_env(
+            live_dir / "secrets-refused",
+            anthropic_url=standin.url,
+            ollama_url=ollama_standin.url,
+            **{**common, "CLAUDE_API_KEY": REFUSED_UPSTREAM_KEY},
+        ),
+        name="gateway-secrets-refused",
+    )
     yield {"working": working, "refused": refused}
     working.stop()
     refused.stop()
@@ -82,31 +99,55 @@ class Session:
 
     def openai(self, name: str, key: str | None, body: object, **headers: str) -> int:
         auth = {"Authorization": f"Bearer {key}"} if key else {}
-        return self._post(f"openai {name}", "/v1/chat/completions", body,
-                          {**auth, **headers})
+        return self._post(
+            f"openai {name}", "/v1/chat/completions", body, {**auth, **headers}
+        )
 
-    def anthropic(self, name: str, key: str | None, body: object,
-                  path: str = "/v1/messages", **headers: str) -> int:
+    def anthropic(
+        self,
+        name: str,
+        key: str | None,
+        body: object,
+        path: str = "/v1/messages",
+        **headers: str,
+    ) -> int:
         auth = {"x-api-key": key} if key else {}
-        return self._post(f"anthropic {name}", path, body,
-                          {**auth, "anthropic-version": "2023-06-01", **headers})
+        return self._post(
+            f"anthropic {name}",
+            path,
+            body,
+            {**auth, "anthropic-version": "2023-06-01", **headers},
+        )
 
-    def both(self, name: str, key: str | None, chat: object, message: object,
-             **headers: str) -> tuple[int, int]:
-        return (self.openai(name, key, chat, **headers),
-                self.anthropic(name, key, message, **headers))
+    def both(
+        self, name: str, key: str | None, chat: object, message: object, **headers: str
+    ) -> tuple[int, int]:
+        return (
+            self.openai(name, key, chat, **headers),
+            self.anthropic(name, key, message, **headers),
+        )
 
     def _post(self, name: str, path: str, body: object, headers: dict) -> int:
-        content = body if isinstance(body, bytes) else httpx.Request(
-            "POST", "/", json=body).content
-        response = self.http.post(path, content=content, headers={
-            "Content-Type": "application/json", **headers})
+        content = (
+            body
+            if isinstance(body, bytes)
+            else httpx.Request("POST", "/", json=body).content
+        )
+        response = self.http.post(
+            path,
+            content=content,
+            headers={"Content-Type": "application/json", **headers},
+        )
         return self.transcript.record(name, response).status_code
 
 
 def chat_body(prompt: str = PROMPT_MARKER, **extra: object) -> dict:
-    return {"model": MODEL, "max_tokens": 16,
-            "messages": [{"role": "user", "content": prompt}], **extra}
+    return {
+        "model": MODEL,
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": prompt}],
+        **extra,
+    }
 
 
 def message_body(prompt: str = PROMPT_MARKER, **extra: object) -> dict:
@@ -116,22 +157,41 @@ def message_body(prompt: str = PROMPT_MARKER, **extra: object) -> dict:
 def _client_errors(session: Session, keys: dict[str, str]) -> None:
     valid = keys["valid"]
     assert session.both("no key", None, chat_body(), message_body()) == (401, 401)
-    assert session.both("wrong key", WRONG_KEY, chat_body(), message_body()) == (401, 401)
-    assert session.both("disabled", keys["disabled"], chat_body(), message_body()) == (403, 403)
+    assert session.both("wrong key", WRONG_KEY, chat_body(), message_body()) == (
+        401,
+        401,
+    )
+    assert session.both("disabled", keys["disabled"], chat_body(), message_body()) == (
+        403,
+        403,
+    )
     assert session.both("bad json", valid, b'{"model": ', b'{"model": ') == (400, 400)
-    assert session.both("wrong types", valid, chat_body(messages="hi"),
-                        message_body(max_tokens="many")) == (400, 400)
-    assert session.both("unknown model", valid, chat_body(model="claude-nope-1"),
-                        message_body(model="claude-nope-1")) == (404, 404)
-    assert session.both("too many messages", valid,
-                        chat_body(messages=[{"role": "user", "content": "x"}] * 51),
-                        message_body(messages=[{"role": "user", "content": "x"}] * 51)
-                        ) == (400, 400)
+    assert session.both(
+        "wrong types", valid, chat_body(messages="hi"), message_body(max_tokens="many")
+    ) == (400, 400)
+    assert session.both(
+        "unknown model",
+        valid,
+        chat_body(model="claude-nope-1"),
+        message_body(model="claude-nope-1"),
+    ) == (404, 404)
+    assert session.both(
+        "too many messages",
+        valid,
+        chat_body(messages=[{"role": "user", "content": "x"}] * 51),
+        message_body(messages=[{"role": "user", "content": "x"}] * 51),
+    ) == (400, 400)
     huge = chat_body("x" * (LIMIT + 1))
     assert session.both("too large", valid, huge, huge) == (413, 413)
-    assert session.anthropic("count bad", valid, {"model": MODEL},
-                             path="/v1/messages/count_tokens") == 400
-    assert session.anthropic("unknown path", valid, {}, path="/v1/messages/batches") == 404
+    assert (
+        session.anthropic(
+            "count bad", valid, {"model": MODEL}, path="/v1/messages/count_tokens"
+        )
+        == 400
+    )
+    assert (
+        session.anthropic("unknown path", valid, {}, path="/v1/messages/batches") == 404
+    )
 
 
 def _rate_limits(session: Session, keys: dict[str, str]) -> None:
@@ -198,16 +258,29 @@ def test_no_key_appears_in_any_response_or_log(gateways, upstreams):
     _stream_faults(session, standin, keys["valid"])
     _count_faults(session, standin, keys["valid"])
     refused_session = Session(refused, transcript)
-    assert refused_session.both("upstream 401", refused.key, chat_body(),
-                                message_body()) == (502, 502)
-    refused_session.anthropic("count upstream 401", refused.key,
-                              {"model": MODEL, "messages": [{"role": "user", "content": "x"}]},
-                              path="/v1/messages/count_tokens")
+    assert refused_session.both(
+        "upstream 401", refused.key, chat_body(), message_body()
+    ) == (502, 502)
+    refused_session.anthropic(
+        "count upstream 401",
+        refused.key,
+        {"model": MODEL, "messages": [{"role": "user", "content": "x"}]},
+        path="/v1/messages/count_tokens",
+    )
 
-    secrets_used = [*keys.values(), working.key, refused.key, WRONG_KEY,
-                    UPSTREAM_KEY, REFUSED_UPSTREAM_KEY]
-    haystacks = {"responses": transcript.text(), "working log": working.log_text(),
-                 "refused log": refused.log_text()}
+    secrets_used = [
+        *keys.values(),
+        working.key,
+        refused.key,
+        WRONG_KEY,
+        UPSTREAM_KEY,
+        REFUSED_UPSTREAM_KEY,
+    ]
+    haystacks = {
+        "responses": transcript.text(),
+        "working log": working.log_text(),
+        "refused log": refused.log_text(),
+    }
     for where, text in haystacks.items():
         for secret in secrets_used:
             assert not _leaks(secret, text), f"a key appears in the {where}"
@@ -219,7 +292,8 @@ def test_logs_hold_no_prompt_or_completion(gateways, upstreams):
     response = httpx.post(
         f"{working.url}/v1/chat/completions",
         headers={"Authorization": f"Bearer {working.key}"},
-        json=chat_body(marker), timeout=30,
+        json=chat_body(marker),
+        timeout=30,
     )
     completion = response.json()["choices"][0]["message"]["content"]
 
@@ -235,10 +309,14 @@ def _make_clients(gateway: LiveGateway) -> dict[str, str]:
         "limited": gateway.create_client(f"secrets-limited-{suffix}", "--rpm", "1"),
         "disabled": gateway.create_client(f"secrets-disabled-{suffix}"),
     }
-    gateway.manage("shell", "-c", (
-        "from gateway.models import ApiClient; "
-        f"ApiClient.objects.filter(name='secrets-disabled-{suffix}').update(is_active=False)"
-    ))
+    gateway.manage(
+        "shell",
+        "-c",
+        (
+            "from gateway.models import ApiClient; "
+            f"ApiClient.objects.filter(name='secrets-disabled-{suffix}').update(is_active=False)"
+        ),
+    )
     return keys
 
 
@@ -246,4 +324,4 @@ def _leaks(secret: str, text: str, window: int = 12) -> bool:
     """Whether ``text`` holds the secret or any ``window`` characters of it."""
     if len(secret) <= window:
         return secret in text
-    return any(secret[i:i + window] in text for i in range(len(secret) - window + 1))
+    return any(secret[i : i + window] in text for i in range(len(secret) - window + 1))
