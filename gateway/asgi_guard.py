@@ -18,8 +18,9 @@ rather than draining the rest of the upload. Its body uses the error shape of
 the surface the client called.
 
 The server in front must pass the body on as it arrives for this to help:
-uvicorn does. Daphne buffers the whole body before it calls the application,
-so ``gateway.daphne_guard`` applies the same limit inside daphne.
+uvicorn (``bin/serve``) does. Daphne (``bin/run``) buffers the whole body
+before it calls the application, so ``gateway.daphne_guard`` applies the same
+limit inside daphne.
 """
 
 from __future__ import annotations

@@ -43,15 +43,13 @@ class FallbackUnsuitable(Exception):
     """The request cannot go to the local model; the message says why."""
 
 
-def adapt_for_local(
-    body: dict, *, model: str, context_tokens: int, images: bool = False
-) -> dict:
+def adapt_for_local(body: dict, *, model: str, context_tokens: int) -> dict:
     """A copy of ``body`` a local model can take, with ``model`` set."""
     adapted = {k: v for k, v in body.items() if k not in CLAUDE_ONLY_FIELDS}
     adapted["model"] = model
     if "system" in body:
-        adapted["system"] = _adapt_content(body["system"], images)
-    adapted["messages"] = _adapt_messages(body.get("messages") or [], images)
+        adapted["system"] = _adapt_content(body["system"])
+    adapted["messages"] = _adapt_messages(body.get("messages") or [])
     if body.get("tools"):
         adapted["tools"] = [_strip_cache(t) for t in body["tools"] if _is_custom(t)]
         if not adapted["tools"]:
@@ -70,12 +68,12 @@ def adapt_for_local(
     return adapted
 
 
-def _adapt_messages(messages: list, images: bool) -> list[dict]:
+def _adapt_messages(messages: list) -> list[dict]:
     adapted = []
     for message in messages:
         if not isinstance(message, dict):
             continue
-        content = _adapt_content(message.get("content"), images)
+        content = _adapt_content(message.get("content"))
         if content in ("", []):
             # A turn that held only thinking has nothing left to say.
             continue
@@ -84,34 +82,37 @@ def _adapt_messages(messages: list, images: bool) -> list[dict]:
     return adapted
 
 
-def _adapt_content(content: object, images: bool) -> object:
+def _adapt_content(content: object) -> object:
     if not isinstance(content, list):
         return content
 
     adapted = []
     for block in content:
-        replacement = _adapt_block(block, images)
+        replacement = _adapt_block(block)
         if replacement is not None:
             adapted.append(replacement)
     return adapted
 
 
-def _adapt_block(block: object, images: bool) -> dict | None:
+def _adapt_block(block: object) -> dict | None:
     if not isinstance(block, dict):
         return None
 
     kind = block.get("type")
     if kind in THINKING_BLOCKS:
         return None
-    if kind == "image" and not images:
+    if kind == "image":
+        # TODO: pass images to local models that see them (Ollama takes data
+        # URIs); the default fallback model reads text only, so for now every
+        # image becomes a note.
         return _text(IMAGE_NOTE)
     if kind == "document":
         return _document_text(block)
     if kind == "tool_result":
         result = _strip_cache(block)
-        result["content"] = _adapt_content(block.get("content"), images)
+        result["content"] = _adapt_content(block.get("content"))
         return result
-    if kind in ("text", "image", "tool_use"):
+    if kind in ("text", "tool_use"):
         return _strip_cache(block)
     # Server tool calls and their results ran inside Anthropic's API.
     return _text(SERVER_TOOL_NOTE)

@@ -77,7 +77,7 @@ def test_sigterm_lets_a_stream_finish_and_writes_its_record(
         folder,
         anthropic_url=slow_standin.url,
         ollama_url=slow_standin.url,
-        WEB_CONCURRENCY="1",
+        WEB_CONCURRENCY="2",
         GRACEFUL_TIMEOUT="30",
     )
     manage("migrate", "-v0", env=env)

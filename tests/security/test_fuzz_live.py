@@ -26,7 +26,7 @@ from tests.security.shapes import error_schema_for, schema_errors
 
 pytestmark = pytest.mark.live
 
-EXAMPLES = int(os.environ.get("TG_FUZZ_EXAMPLES", "700"))
+EXAMPLES = int(os.environ.get("TG_FUZZ_EXAMPLES", "1200"))
 CLIENT_STATUSES = {400, 401, 403, 404, 413, 429}
 SUCCESS_SCHEMAS = {
     "/v1/chat/completions": "ChatCompletion",

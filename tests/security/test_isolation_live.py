@@ -285,3 +285,14 @@ def test_nothing_in_a_request_redirects_the_upstream_call(live_gateway, upstream
 
     assert trap.connections == 0
     assert standin.stats()["requests"].get("/v1/messages", 0) > before
+
+
+def test_metrics_and_health_show_no_prompts_or_keys(live_gateway, upstreams):
+    key = _client(live_gateway)
+    marker = f"private-prompt-{secrets.token_hex(6)}"
+    assert _chat(live_gateway, key, marker).status_code == 200
+
+    for path in ("/metrics", "/metrics/prometheus", "/health"):
+        text = httpx.get(live_gateway.url + path, timeout=10).text
+        assert marker not in text, path
+        assert key not in text and key[10:22] not in text, path
