@@ -101,6 +101,10 @@ class AnthropicProvider(Provider):
         response = await self._post(COUNT_TOKENS_PATH, call, stream=False)
         try:
             raw = await response.aread()
+        except httpx2.TimeoutException as exc:
+            raise UpstreamTimeout() from exc
+        except httpx2.TransportError as exc:
+            raise UpstreamUnavailable("The upstream connection failed.") from exc
         finally:
             await response.aclose()
 

@@ -31,6 +31,9 @@ class Exchange:
     anthropic_version: str | None = None
     anthropic_beta: str | None = None
     query: dict[str, str] = field(default_factory=dict)
+    # True when the client set no max_tokens: the routed model's default is
+    # filled in before limits reserve output tokens.
+    default_max_tokens: bool = False
     optimize_header: str | None = None
     cache_control_header: str = ""
     started: float = field(default_factory=time.monotonic)

@@ -21,7 +21,8 @@ from gateway.translate.openai_response import to_openai_completion
 from gateway.translate.openai_stream import OpenAIStreamTranslator
 
 # The translation needs a max_tokens before routing has chosen the model whose
-# default applies; this placeholder is replaced right after routing.
+# default applies; the pipeline replaces this placeholder right after routing
+# (``Exchange.default_max_tokens``), before limits reserve output tokens.
 _PLACEHOLDER_MAX_TOKENS = 1
 
 
@@ -58,6 +59,7 @@ class OpenAIChatService:
             client=client,
             body=upstream_body,
             stream=stream,
+            default_max_tokens=not _client_max_tokens(request),
             optimize_header=options.optimize,
             cache_control_header=options.cache_control,
         )
@@ -67,8 +69,6 @@ class OpenAIChatService:
             requested_model=request.get("model"),
             strategy_header=options.route_strategy,
         )
-        if not _client_max_tokens(request):
-            upstream_body["max_tokens"] = exchange.model.max_output_tokens
         return exchange, request
 
     async def complete(self, exchange: Exchange, request: dict) -> dict:

@@ -73,15 +73,18 @@ class Gateway:
         if self.optimizer is not None:
             # An unknown optimisation mode is bad input: refused before limits.
             self.optimizer.mode_for(exchange)
-        if self.limiter is not None:
-            try:
+        if exchange.default_max_tokens:
+            exchange.body["max_tokens"] = exchange.model.max_output_tokens
+        try:
+            if self.limiter is not None:
                 await self.limiter.admit(exchange)
-            except GatewayError as exc:
-                # Refusals are settled too, so metrics and records count them.
-                await self.settle(exchange, error=exc)
-                raise
-        if self.optimizer is not None:
-            self.optimizer.apply(exchange)
+            if self.optimizer is not None:
+                self.optimizer.apply(exchange)
+        except GatewayError as exc:
+            # Refusals are settled too, so metrics and records count them and
+            # a reservation the limiter already made is released.
+            await self.settle(exchange, error=exc)
+            raise
 
     async def route(self, exchange: Exchange, *, requested_model: str | None,
                     strategy_header: str | None) -> None:

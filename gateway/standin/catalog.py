@@ -45,6 +45,8 @@ OPUS_4_5 = Prices(5.0, 25.0, 6.25, 10.0, 0.50)
 OPUS_4 = Prices(15.0, 75.0, 18.75, 30.0, 1.50)
 HAIKU_3_5 = Prices(0.80, 4.0, 1.0, 1.6, 0.08)
 HAIKU_3 = Prices(0.25, 1.25, 0.30, 0.50, 0.03)
+SONNET_5 = Prices(2.0, 10.0, 2.5, 4.0, 0.20)
+OPUS_5_5 = Prices(4.0, 20.0, 5.0, 8.0, 0.40)
 FREE = Prices(0.0, 0.0, 0.0, 0.0, 0.0)
 
 DEFAULT_MIN_CACHE_TOKENS = 1024
@@ -76,6 +78,22 @@ CLAUDE_MODELS = (
     ),
     ModelInfo(
         "claude-sonnet-4-6", "Claude Sonnet 4.6", "2026-02-17T00:00:00Z", SONNET, 2048
+    ),
+    ModelInfo(
+        "claude-opus-4-7", "Claude Opus 4.7", "2026-05-01T00:00:00Z", OPUS_4_5, 4096
+    ),
+    ModelInfo(
+        "claude-opus-4-8", "Claude Opus 4.8", "2026-08-01T00:00:00Z", OPUS_4_5, 4096
+    ),
+    ModelInfo("claude-opus-5", "Claude Opus 5", "2026-09-01T00:00:00Z", OPUS_4_5, 512),
+    ModelInfo(
+        "claude-opus-5-5", "Claude Opus 5.5", "2026-11-01T00:00:00Z", OPUS_5_5, 512
+    ),
+    ModelInfo(
+        "claude-sonnet-5", "Claude Sonnet 5", "2026-09-01T00:00:00Z", SONNET_5, 1024
+    ),
+    ModelInfo(
+        "claude-sonnet-5-5", "Claude Sonnet 5.5", "2026-11-01T00:00:00Z", SONNET_5, 1024
     ),
     ModelInfo(
         "claude-opus-4-1-20250805",
