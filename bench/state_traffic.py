@@ -42,7 +42,13 @@ from tests.live import (
 def redis_snapshot(client: redis.Redis) -> dict:
     stats = client.info("commandstats")
     calls = {name.removeprefix("cmdstat_"): v["calls"] for name, v in stats.items()}
-    return {"calls": calls, "clients": client.info("clients")["connected_clients"]}
+    cpu = client.info("cpu")
+    return {
+        "calls": calls,
+        "clients": client.info("clients")["connected_clients"],
+        "round_trips": client.info("stats")["total_commands_processed"],
+        "cpu_seconds": cpu["used_cpu_user"] + cpu["used_cpu_sys"],
+    }
 
 
 def postgres_snapshot(url: str, database: str) -> dict:
@@ -90,8 +96,14 @@ def per_request(before: dict, after: dict, served: int) -> dict:
     }
     commits = after["pg"]["commits"] - before["pg"]["commits"]
     inserted = after["pg"]["inserted"] - before["pg"]["inserted"]
+    redis_before, redis_after = before["redis"], after["redis"]
+    # INFO commands of the snapshots themselves are round trips too.
+    trips = redis_after["round_trips"] - redis_before["round_trips"] - 5
+    cpu = redis_after["cpu_seconds"] - redis_before["cpu_seconds"]
     return {
         "served": served,
+        "redis_round_trips_per_request": round(trips / served, 2),
+        "redis_cpu_us_per_request": round(cpu / served * 1e6, 1),
         "redis_commands_per_request": round(sum(calls.values()), 2),
         "redis_commands_by_name": calls,
         "postgres_transactions_per_request": round(commits / served, 3),
@@ -115,9 +127,11 @@ def measure(args: argparse.Namespace, work: Path) -> None:
         LOG_LEVEL="WARNING",
     )
     manage("migrate", "-v0", env=env)
-    key = manage(
-        "create_client", "traffic", "--rpm", "0", "--tpm", "0", env=env
-    ).strip().splitlines()[-1]
+    key = (
+        manage("create_client", "traffic", "--rpm", "0", "--tpm", "0", env=env)
+        .strip()
+        .splitlines()[-1]
+    )
     server = start_serve(work, env)
     client = redis.Redis(port=redis_server.port)
     try:
@@ -139,6 +153,9 @@ def measure(args: argparse.Namespace, work: Path) -> None:
                 "pg": postgres_snapshot(postgres.database_url(), "traffic"),
             }
             row = per_request(before, after, served)
+            # Redis timeouts under load switch a worker to its own state for a
+            # while, which lowers the Redis traffic measured: reported here.
+            row["redis_fallbacks_so_far"] = server.log_text().count("Redis unavailable")
             print(
                 json.dumps({"cache": kind, "workers": args.workers, **row}), flush=True
             )

@@ -23,11 +23,11 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.utils.decorators import sync_and_async_middleware
 
+from gateway.asgi_handler import API_PREFIXES
 from gateway.logs import client_id_var, request_id_var
 
 GetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
-API_PREFIXES = ("/v1/",)
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 

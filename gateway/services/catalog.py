@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from asgiref.sync import sync_to_async
+from django.db import close_old_connections
 
 from gateway.errors import NotFound
 from gateway.models import ModelPrice
@@ -95,5 +96,6 @@ class ModelCatalog:
 
 @sync_to_async
 def _load_active_models() -> list[ModelInfo]:
+    close_old_connections()
     rows = ModelPrice.objects.filter(is_active=True)
     return [ModelInfo.from_model(row) for row in rows]

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from asgiref.sync import sync_to_async
+from django.db import close_old_connections
 from django.db import transaction
 
 from gateway.conf import config
@@ -134,6 +135,7 @@ class ClientDirectory:
 
 @sync_to_async
 def _load_profile(digest: str) -> tuple[ClientProfile | None, bool]:
+    close_old_connections()
     client = ApiClient.objects.filter(key_hash=digest).first()
     if client is None:
         return None, False
