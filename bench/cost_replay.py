@@ -198,11 +198,40 @@ def report(replay: Replay, through: StandIn, direct: StandIn, seconds: float) ->
     total = Tally()
     for tally in replay.tallies.values():
         total.add(tally)
+    rows = [*sorted(replay.tallies.items()), ("all", total)]
+    print(f"\n{total.requests} requests in {seconds:.1f} s (USD)")
+    print_table(rows)
+
     billed_through = through.stats()["billing"]["cost_usd"]
     billed_direct = direct.stats()["billing"]["cost_usd"]
-    rows = [*sorted(replay.tallies.items()), ("all", total)]
+    overall = reduction(billed_direct, billed_through)
+    same_output = total.gateway_input + total.same_output
+    print(
+        f"\nbilled by the stand-ins: direct ${billed_direct:.4f}, through the "
+        f"gateway ${billed_through:.4f}: reduction {overall:.1%}"
+    )
+    print(f"gateway's own accounting: ${total.gateway:.4f}")
+    print(
+        f"with the direct run's answers on every miss: ${same_output:.4f}, "
+        f"reduction {reduction(billed_direct, same_output):.1%}"
+    )
+    print(f"response cache hit rate: {total.hits / total.requests:.1%}")
+    savings = ", ".join(f"{name} {n}" for name, n in total.saved_by.most_common())
+    print(f"tokens saved per transform: {savings or 'none'}")
 
-    print(f"\n{total.requests} requests in {seconds:.1f} s (USD)")
+    return {
+        "direct_usd": billed_direct,
+        "gateway_usd": billed_through,
+        "gateway_accounted_usd": round(total.gateway, 8),
+        "same_output_usd": round(same_output, 8),
+        "reduction": round(overall, 4),
+        "hit_rate": round(total.hits / total.requests, 4),
+        "tokens_saved": dict(total.saved_by),
+        "kinds": {kind: _figures(t) for kind, t in rows},
+    }
+
+
+def print_table(rows: list[tuple[str, Tally]]) -> None:
     print(
         f"{'kind':<7}{'reqs':>5}{'hits':>5}{'direct':>9}{'gateway':>9}{'saved':>7}"
         f"{'input: direct':>15}{'gateway':>9}{'saved':>7}"
@@ -217,32 +246,6 @@ def report(replay: Replay, through: StandIn, direct: StandIn, seconds: float) ->
             f"{t.direct_output_tokens:>23}{t.gateway_output_tokens:>9}"
             f"{t.tokens_saved / max(t.direct_input_tokens, 1):>16.1%}"
         )
-
-    overall = reduction(billed_direct, billed_through)
-    print(
-        f"\nbilled by the stand-ins: direct ${billed_direct:.4f}, through the "
-        f"gateway ${billed_through:.4f}: reduction {overall:.1%}"
-    )
-    print(f"gateway's own accounting: ${total.gateway:.4f}")
-    same_output = total.gateway_input + total.same_output
-    print(
-        f"with the direct run's answers on every miss: ${same_output:.4f}, "
-        f"reduction {reduction(billed_direct, same_output):.1%}"
-    )
-    print(f"response cache hit rate: {total.hits / total.requests:.1%}")
-    savings = ", ".join(f"{name} {n}" for name, n in total.saved_by.most_common())
-    print(f"tokens saved per transform: {savings or 'none'}")
-
-    return {
-        "direct_usd": billed_direct,
-        "gateway_usd": billed_through,
-        "gateway_accounted_usd": round(total.gateway, 8),
-        "same_output_usd": round(total.gateway_input + total.same_output, 8),
-        "reduction": round(overall, 4),
-        "hit_rate": round(total.hits / total.requests, 4),
-        "tokens_saved": dict(total.saved_by),
-        "kinds": {kind: _figures(t) for kind, t in rows},
-    }
 
 
 def _figures(t: Tally) -> dict:

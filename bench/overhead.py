@@ -104,12 +104,20 @@ def scenarios(gateway: LiveGateway, standin: StandIn) -> list[tuple[Scenario, Sc
                          "anthropic-version": "2023-06-01"}
     direct = Scenario("direct", standin.url + "/v1/messages", anthropic_body,
                       {**anthropic_headers, "x-api-key": "bench"})
-    openai = Scenario(
-        "openai", gateway.url + "/v1/chat/completions",
-        {"model": "claude-haiku-4-5-20251001", "max_tokens": 256, "messages": messages},
-        {"Content-Type": "application/json", "Authorization": f"Bearer {gateway.key}"},
-    )
-    return [(openai, direct)]
+    openai_body = {"model": "claude-haiku-4-5-20251001", "max_tokens": 256,
+                   "messages": messages}
+    openai_headers = {"Content-Type": "application/json",
+                      "Authorization": f"Bearer {gateway.key}"}
+    # wrk repeats one body, so without no-store every request after the first
+    # would be a response-cache hit; the miss path is the one that matters.
+    miss = Scenario("openai", gateway.url + "/v1/chat/completions", openai_body,
+                    {**openai_headers, "Cache-Control": "no-store"})
+    hit = Scenario("openai-cache-hit", gateway.url + "/v1/chat/completions",
+                   openai_body, openai_headers)
+    native = Scenario("anthropic", gateway.url + "/v1/messages", anthropic_body,
+                      {**anthropic_headers, "x-api-key": gateway.key,
+                       "Cache-Control": "no-store"})
+    return [(miss, direct), (hit, direct), (native, direct)]
 
 
 def measure(pair, *, connections: int, duration: int, repeat: int, workdir: Path) -> dict:

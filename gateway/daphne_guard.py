@@ -73,8 +73,8 @@ class GuardedWebRequest(http_protocol.WebRequest):
         super().requestReceived(command, path, version)
 
     def basic_error(self, status: int, status_text: bytes, body: str) -> None:
-        """Daphne's own refusals (a header, path or query it cannot decode),
-        in the surface's error shape instead of an HTML page."""
+        """Daphne's own error pages (a path or query it cannot decode, an
+        application that raised), in the surface's shape instead of HTML."""
         error = InvalidRequest(body) if status < 500 else GatewayError(body)
         error.status = status
         path = self.path.decode("latin-1") if isinstance(self.path, bytes) else "/"

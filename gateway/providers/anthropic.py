@@ -48,17 +48,18 @@ class AnthropicProvider(Provider):
         )
         self._client = None
         if self._api_key:
+            self._http = anthropic.DefaultAsyncHttpxClient(
+                limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200),
+            )
             self._client = anthropic.AsyncAnthropic(
                 api_key=self._api_key,
                 base_url=settings.ANTHROPIC_BASE_URL,
                 max_retries=0,
                 timeout=self._timeout,
-                http_client=anthropic.DefaultAsyncHttpxClient(
-                    limits=httpx2.Limits(
-                        max_connections=1000, max_keepalive_connections=200
-                    ),
-                ),
+                http_client=self._http,
             )
+            self._base_url = str(self._client.base_url).rstrip("/")
+            self._default_headers = _default_headers(self._client)
 
     def is_configured(self) -> bool:
         return self._client is not None
@@ -117,38 +118,66 @@ class AnthropicProvider(Provider):
     async def _post(
         self, path: str, call: UpstreamCall, *, stream: bool
     ) -> httpx2.Response:
+        """Send through the SDK's own HTTP client, with its configuration.
+
+        Building each request through the SDK's option machinery cost about
+        0.8 ms of CPU per call in profiles, more than the rest of the gateway;
+        the SDK still supplies the base URL, its identifying headers and the
+        pooled client, and the gateway maps statuses to its errors itself.
+        """
         if self._client is None:
             raise UpstreamUnavailable("The Anthropic provider is not configured.")
 
-        options = {
-            "headers": self._headers(call),
-            "params": call.query,
-            "timeout": self._stream_timeout if stream else self._timeout,
-        }
+        request = self._http.build_request(
+            "POST",
+            self._base_url + path,
+            params=call.query or None,
+            content=call.encoded_body(),
+            headers=self._headers(call),
+            timeout=self._stream_timeout if stream else self._timeout,
+        )
         try:
-            return await self._client.post(
-                path,
-                cast_to=httpx2.Response,
-                content=call.encoded_body(),
-                options=options,
-                stream=True,
-            )
-        except anthropic.APIStatusError as exc:
-            raise _status_error(exc) from exc
-        except anthropic.APITimeoutError as exc:
+            response = await self._http.send(request, stream=True)
+        except httpx2.TimeoutException as exc:
             raise UpstreamTimeout() from exc
-        except anthropic.APIConnectionError as exc:
+        except httpx2.TransportError as exc:
             raise UpstreamUnavailable("Could not connect to the upstream.") from exc
 
+        if response.status_code >= 400:
+            raise await _status_error(response)
+        return response
+
     def _headers(self, call: UpstreamCall) -> dict[str, str]:
+        version = call.anthropic_version or self._version
         headers = {
-            "content-type": "application/json",
-            "anthropic-version": call.anthropic_version or self._version,
+            **self._default_headers,
+            "anthropic-version": version,
             "x-request-id": call.request_id,
+            **_auth_header(version, self._api_key),
         }
         if call.anthropic_beta:
             headers["anthropic-beta"] = call.anthropic_beta
         return headers
+
+
+def _default_headers(client: anthropic.AsyncAnthropic) -> dict[str, str]:
+    """The SDK's identifying headers, without its auth and version choices."""
+    skipped = {"authorization", "x-api-key", "anthropic-version"}
+    headers = {
+        name: value
+        for name, value in client.default_headers.items()
+        if isinstance(value, str) and name.lower() not in skipped
+    }
+    headers["Content-Type"] = "application/json"
+    return headers
+
+
+def _auth_header(version: str, api_key: str) -> dict[str, str]:
+    # The 2023-06-01 API documents x-api-key; the generation that sends
+    # anthropic-version 2026-10-21 authenticates with a bearer token.
+    if version >= "2026-10-21":
+        return {"Authorization": f"Bearer {api_key}"}
+    return {"x-api-key": api_key}
 
 
 async def _guarded_bytes(response: httpx2.Response):
@@ -180,17 +209,32 @@ def _error_fields(body: object) -> tuple[str, str]:
     return str(error.get("type", "api_error")), str(error.get("message", ""))
 
 
-def _retry_after(exc: anthropic.APIStatusError) -> float | None:
-    value = exc.response.headers.get("retry-after")
+def _retry_after(response: httpx2.Response) -> float | None:
+    value = response.headers.get("retry-after")
     try:
         return float(value) if value is not None else None
     except ValueError:
         return None
 
 
-def _status_error(exc: anthropic.APIStatusError) -> UpstreamError:
-    status = exc.status_code
-    error_type, message = _error_fields(exc.body)
+async def _status_error(response: httpx2.Response) -> UpstreamError:
+    """Read an error answer and translate it into the gateway's tree."""
+    try:
+        raw = await response.aread()
+    except httpx2.TransportError:
+        raw = b""
+    finally:
+        await response.aclose()
+
+    try:
+        body = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        body = None
+    return _translate_status(response.status_code, body, _retry_after(response))
+
+
+def _translate_status(status: int, body: object, retry_after: float | None):
+    error_type, message = _error_fields(body)
     if status in (401, 403, 402):
         logger.error(
             "upstream refused the gateway's credentials",
@@ -199,7 +243,7 @@ def _status_error(exc: anthropic.APIStatusError) -> UpstreamError:
         return UpstreamMisconfigured(upstream_status=status)
     if status == 408 or status >= 500 or status == 429:
         return UpstreamUnavailable(
-            message or None, upstream_status=status, retry_after=_retry_after(exc)
+            message or None, upstream_status=status, retry_after=retry_after
         )
     return UpstreamRejected(message, status=status, anthropic_type=error_type)
 

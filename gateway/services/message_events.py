@@ -10,7 +10,6 @@ API surfaces.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator, Iterator
 
 import orjson
@@ -22,10 +21,8 @@ from gateway.sse import SSEEvent, encode_event
 # like a stream, at a handful of events for a typical reply.
 TEXT_PIECE_CHARS = 400
 
-_STREAMED_FIELDS = {
-    "text": ("text", ""),
-    "thinking": ("thinking", ""),
-}
+# Block types whose text (the field named like the type) arrives in deltas.
+_STREAMED_TYPES = ("text", "thinking")
 
 
 class MessageAccumulator:
@@ -50,12 +47,14 @@ class MessageAccumulator:
             return None
         return self.message
 
+    # Each event's JSON is parsed afresh, so its dicts can be kept as they are.
+
     def _on_message_start(self, payload: dict) -> None:
-        self.message = copy.deepcopy(payload.get("message") or {})
+        self.message = payload.get("message") or {}
         self.message["content"] = []
 
     def _on_block_start(self, payload: dict) -> None:
-        block = copy.deepcopy(payload.get("content_block") or {})
+        block = payload.get("content_block") or {}
         if block.get("type") in ("tool_use", "server_tool_use"):
             self._json_parts[len(self._content())] = []
         self._content().append(block)
@@ -176,7 +175,7 @@ def _block_events(index: int, block: dict) -> Iterator[SSEEvent]:
     if kind in ("tool_use", "server_tool_use"):
         start = {**block, "input": {}}
         deltas = [_json_delta(block.get("input", {}))]
-    elif kind in _STREAMED_FIELDS:
+    elif kind in _STREAMED_TYPES:
         start, deltas = _streamed_text_block(block)
     else:
         start, deltas = block, []
@@ -192,25 +191,24 @@ def _block_events(index: int, block: dict) -> Iterator[SSEEvent]:
 
 
 def _streamed_text_block(block: dict) -> tuple[dict, list[dict]]:
-    field, empty = _STREAMED_FIELDS[block["type"]]
-    start = {**block, field: empty}
+    field = block["type"]
+    start = {**block, field: ""}
     start.pop("citations", None)
-    if block["type"] == "thinking":
+    if field == "thinking":
         start["signature"] = ""
 
-    delta_type = f"{field}_delta"
     text = block.get(field) or ""
     deltas = [
-        {"type": delta_type, field: text[i : i + TEXT_PIECE_CHARS]}
+        {"type": f"{field}_delta", field: text[i : i + TEXT_PIECE_CHARS]}
         for i in range(0, len(text), TEXT_PIECE_CHARS)
     ]
-    if block["type"] == "text" and "citations" in block:
+    if field == "text" and "citations" in block:
         start["citations"] = []
         deltas += [
             {"type": "citations_delta", "citation": citation}
             for citation in block["citations"] or ()
         ]
-    if block["type"] == "thinking" and block.get("signature"):
+    if field == "thinking" and block.get("signature"):
         deltas.append({"type": "signature_delta", "signature": block["signature"]})
     return start, deltas
 

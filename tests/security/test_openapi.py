@@ -72,6 +72,7 @@ def test_rendered_errors_match_the_documented_schemas(error):
     assert schema_errors(anthropic_body, "AnthropicError") == []
 
 
+@pytest.mark.django_db
 async def test_document_is_served_at_openapi_json(async_client):
     response = await async_client.get("/openapi.json")
 
