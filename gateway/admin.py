@@ -7,9 +7,16 @@ from gateway.services.clients import client_create, client_rotate_key
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
     list_display = (
-        "name", "key_prefix", "is_active", "requests_per_minute",
-        "tokens_per_minute", "daily_budget_usd", "monthly_budget_usd",
-        "cache_scope", "optimization_mode", "last_used_at",
+        "name",
+        "key_prefix",
+        "is_active",
+        "requests_per_minute",
+        "tokens_per_minute",
+        "daily_budget_usd",
+        "monthly_budget_usd",
+        "cache_scope",
+        "optimization_mode",
+        "last_used_at",
     )
     list_filter = ("is_active", "optimization_mode")
     search_fields = ("name", "key_prefix")
@@ -22,7 +29,11 @@ class ApiClientAdmin(admin.ModelAdmin):
             return
 
         created, key = client_create(name=obj.name)
-        obj.pk, obj.key_prefix, obj.key_hash = created.pk, created.key_prefix, created.key_hash
+        obj.pk, obj.key_prefix, obj.key_hash = (
+            created.pk,
+            created.key_prefix,
+            created.key_hash,
+        )
         obj.created_at = created.created_at
         super().save_model(request, obj, form, True)
         self._show_key_once(request, obj.name, key)
@@ -34,15 +45,24 @@ class ApiClientAdmin(admin.ModelAdmin):
 
     def _show_key_once(self, request, name: str, key: str) -> None:
         # The key is shown once, to the operator who created it, and never again.
-        messages.warning(request, f"Key for {name} (copy it now, it is not stored): {key}")
+        messages.warning(
+            request, f"Key for {name} (copy it now, it is not stored): {key}"
+        )
 
 
 @admin.register(ModelPrice)
 class ModelPriceAdmin(admin.ModelAdmin):
     list_display = (
-        "model_id", "provider", "input_price", "output_price",
-        "cache_write_5m_price", "cache_write_1h_price", "cache_read_price",
-        "min_cacheable_tokens", "max_output_tokens", "is_active",
+        "model_id",
+        "provider",
+        "input_price",
+        "output_price",
+        "cache_write_5m_price",
+        "cache_write_1h_price",
+        "cache_read_price",
+        "min_cacheable_tokens",
+        "max_output_tokens",
+        "is_active",
     )
     list_filter = ("provider", "is_active")
     search_fields = ("model_id",)

@@ -83,7 +83,9 @@ def api_exempt(middleware_class: type) -> type:
                 return await self.get_response(request)
             return await self.inner(request)
 
-    ApiExempt.__name__ = ApiExempt.__qualname__ = f"ApiExempt{middleware_class.__name__}"
+    ApiExempt.__name__ = ApiExempt.__qualname__ = (
+        f"ApiExempt{middleware_class.__name__}"
+    )
     return ApiExempt
 
 

@@ -6,6 +6,7 @@ in-process caches, so one ``Gateway`` serves every request of a process.
 
 from __future__ import annotations
 
+from gateway.conf import config
 from gateway.providers.anthropic import AnthropicProvider
 from gateway.providers.ollama import OllamaProvider
 from gateway.services.breaker import CircuitBreaker, breaker_policy
@@ -14,9 +15,8 @@ from gateway.services.clients import ClientDirectory
 from gateway.services.dispatch import Dispatcher
 from gateway.services.limits import Limiter
 from gateway.services.optimizer import Optimizer
-from gateway.services.response_cache import ResponseCache
-from gateway.conf import config
 from gateway.services.pipeline import Gateway
+from gateway.services.response_cache import ResponseCache
 from gateway.state.store import StateStore, build_state_store
 from monitoring.monitor import attach_monitoring
 
@@ -55,7 +55,9 @@ def _response_cache(store: StateStore) -> ResponseCache | None:
 def _breaker(store: StateStore) -> CircuitBreaker:
     settings = config()
     return CircuitBreaker(
-        store.breakers, breaker_policy(settings), enabled=settings.CIRCUIT_BREAKER_ENABLED
+        store.breakers,
+        breaker_policy(settings),
+        enabled=settings.CIRCUIT_BREAKER_ENABLED,
     )
 
 

@@ -30,14 +30,16 @@ if "daphne.server" in sys.modules:
 
     install_daphne_guard()
 
-application = ProtocolTypeRouter({
-    # Oversized bodies get 413 before Django reads them (gateway/asgi_guard.py).
-    "http": BodySizeGuard(django_application),
-    # The dashboard socket authenticates with the admin session cookie, so it
-    # must refuse pages of other origins (cross-site websocket hijacking).
-    "websocket": AllowedHostsOriginValidator(
-        AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-    ),
-    # Servers that speak lifespan flush request records on shutdown through it.
-    "lifespan": lifespan_application,
-})
+application = ProtocolTypeRouter(
+    {
+        # Oversized bodies get 413 before Django reads them (gateway/asgi_guard.py).
+        "http": BodySizeGuard(django_application),
+        # The dashboard socket authenticates with the admin session cookie, so it
+        # must refuse pages of other origins (cross-site websocket hijacking).
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
+        # Servers that speak lifespan flush request records on shutdown through it.
+        "lifespan": lifespan_application,
+    }
+)

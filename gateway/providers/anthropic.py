@@ -49,7 +49,9 @@ class AnthropicProvider(Provider):
         self._client = None
         if self._api_key:
             self._http = anthropic.DefaultAsyncHttpxClient(
-                limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=200),
+                limits=httpx2.Limits(
+                    max_connections=1000, max_keepalive_connections=200
+                ),
             )
             self._client = anthropic.AsyncAnthropic(
                 api_key=self._api_key,
@@ -88,7 +90,9 @@ class AnthropicProvider(Provider):
             first = await anext(events)
         except StopAsyncIteration:
             await response.aclose()
-            raise StreamInterrupted("The upstream stream closed before any event.")
+            raise StreamInterrupted(
+                "The upstream stream closed before any event."
+            ) from None
         except BaseException:
             await response.aclose()
             raise

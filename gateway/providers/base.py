@@ -105,5 +105,5 @@ class Provider(ABC):
     def is_configured(self) -> bool:
         """Whether this provider can be called at all (a key, a URL)."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Release pooled connections."""

@@ -86,7 +86,7 @@ class OllamaProvider(Provider):
             await response.aclose()
             raise StreamInterrupted(
                 "The local model closed the stream before any event."
-            )
+            ) from None
         except BaseException:
             await response.aclose()
             raise

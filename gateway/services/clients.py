@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
-from django.db import transaction
+from django.db import close_old_connections, transaction
 
 from gateway.conf import config
 from gateway.errors import AuthenticationFailed, PermissionDenied
@@ -57,12 +56,16 @@ class ClientProfile:
 
 
 def client_create(
-    *, name: str, requests_per_minute: int | None = None,
+    *,
+    name: str,
+    requests_per_minute: int | None = None,
     tokens_per_minute: int | None = None,
 ) -> tuple[ApiClient, str]:
     """Create a client and return it with its key, which is never stored."""
     key = generate_key()
-    client = ApiClient(name=name, key_prefix=display_prefix(key), key_hash=hash_key(key))
+    client = ApiClient(
+        name=name, key_prefix=display_prefix(key), key_hash=hash_key(key)
+    )
     if requests_per_minute is not None:
         client.requests_per_minute = requests_per_minute
     if tokens_per_minute is not None:

@@ -34,8 +34,8 @@ from gateway.services.pricing import Usage, settle_cost
 from gateway.services.response_cache import cached_reply
 from gateway.services.routing import route_request
 from gateway.services.tokens import estimate_input_tokens
-from gateway.state.store import StateStore
 from gateway.sse import SSEEvent, encode_event
+from gateway.state.store import StateStore
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +46,12 @@ class Gateway:
     """One per process: owns the pipeline's services and runs its steps."""
 
     def __init__(
-        self, *, catalog: ModelCatalog, clients: ClientDirectory,
-        dispatcher: Dispatcher, store: StateStore | None = None,
+        self,
+        *,
+        catalog: ModelCatalog,
+        clients: ClientDirectory,
+        dispatcher: Dispatcher,
+        store: StateStore | None = None,
     ) -> None:
         self.catalog = catalog
         self.clients = clients
@@ -63,8 +67,13 @@ class Gateway:
     async def authenticate(self, key: str | None) -> ClientProfile:
         return await self.clients.authenticate(key)
 
-    async def admit(self, exchange: Exchange, *, requested_model: str | None,
-                    strategy_header: str | None) -> None:
+    async def admit(
+        self,
+        exchange: Exchange,
+        *,
+        requested_model: str | None,
+        strategy_header: str | None,
+    ) -> None:
         """Estimate, route, limit and optimise; raise to refuse the request."""
         await self.route(
             exchange, requested_model=requested_model, strategy_header=strategy_header
@@ -86,8 +95,13 @@ class Gateway:
             await self.settle(exchange, error=exc)
             raise
 
-    async def route(self, exchange: Exchange, *, requested_model: str | None,
-                    strategy_header: str | None) -> None:
+    async def route(
+        self,
+        exchange: Exchange,
+        *,
+        requested_model: str | None,
+        strategy_header: str | None,
+    ) -> None:
         """Estimate the prompt's tokens and choose the model that serves it.
 
         Part of ``admit``. Token counting calls it on its own: a count asks no
@@ -167,8 +181,10 @@ class Gateway:
             elif recorder is not None and recorder.result() is not None:
                 await cache.store(exchange, recorder.result())
         except UpstreamError as exc:
-            error = exc if isinstance(exc, StreamInterrupted) else StreamInterrupted(
-                exc.message
+            error = (
+                exc
+                if isinstance(exc, StreamInterrupted)
+                else StreamInterrupted(exc.message)
             )
             logger.warning(
                 "upstream stream interrupted", extra={"provider": exchange.provider}

@@ -25,8 +25,11 @@ class RouteDecision:
 
 
 def route_request(
-    *, catalog: ModelCatalog, requested_model: str | None,
-    strategy_header: str | None, estimated_tokens: int,
+    *,
+    catalog: ModelCatalog,
+    requested_model: str | None,
+    strategy_header: str | None,
+    estimated_tokens: int,
 ) -> RouteDecision:
     strategy = _strategy(strategy_header, requested_model)
     settings = config()

@@ -74,7 +74,9 @@ def as_gateway_error(exc: Exception) -> GatewayError:
     """Map anything raised in a view onto the gateway's exception tree."""
     if isinstance(exc, GatewayError):
         return exc
-    if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
+    if isinstance(
+        exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed
+    ):
         return AuthenticationFailed()
     if isinstance(exc, drf_exceptions.NotFound):
         return NotFound()

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
 
 from gateway.errors import GatewayError
 from gateway.logs import client_id_var
 from gateway.runtime import get_gateway
 from gateway.services.openai_chat import ChatOptions, OpenAIChatService
-from gateway.views.base import SurfaceView, gateway_key, json_response, parse_json_object
+from gateway.views.base import (
+    SurfaceView,
+    gateway_key,
+    json_response,
+    parse_json_object,
+)
 from gateway.views.headers import apply_headers, exchange_headers
 
 

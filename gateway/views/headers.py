@@ -19,7 +19,9 @@ def exchange_headers(exchange: Exchange, breaker_states: dict[str, str]) -> dict
         "X-TokensGate-Fallback": "true" if exchange.fallback else "false",
         "X-TokensGate-Tokens-Saved": str(exchange.tokens_saved),
     }
-    model = exchange.served_model or (exchange.model.model_id if exchange.model else None)
+    model = exchange.served_model or (
+        exchange.model.model_id if exchange.model else None
+    )
     if model:
         headers["X-TokensGate-Model"] = model
     if exchange.attempts:

@@ -30,13 +30,15 @@ class ModelListView(SurfaceView):
         await gateway.catalog.refresh_if_stale()
 
         entries = [_entry(info) for info in gateway.catalog.models()]
-        return json_response({
-            "object": "list",
-            "data": entries,
-            "has_more": False,
-            "first_id": entries[0]["id"] if entries else None,
-            "last_id": entries[-1]["id"] if entries else None,
-        })
+        return json_response(
+            {
+                "object": "list",
+                "data": entries,
+                "has_more": False,
+                "first_id": entries[0]["id"] if entries else None,
+                "last_id": entries[-1]["id"] if entries else None,
+            }
+        )
 
     def render_error(self, error: GatewayError) -> HttpResponse:
         if "anthropic-version" in self.request.headers:
