@@ -119,7 +119,7 @@ def _plain_counts(exchange: Exchange, latency_ms: float) -> dict[str, int]:
         CACHE_MISSES: int(exchange.cache_status == "MISS"),
         FALLBACKS: int(exchange.fallback),
         TOKENS_SAVED: max(exchange.tokens_saved, 0),
-        COST_AVOIDED_NANOS: max(exchange.cost_avoided_nanos, 0),
+        COST_AVOIDED_NANOS: exchange.cost_avoided_nanos,
         LATENCY_US_SUM: round(latency_ms * 1000),
         labelled(BUCKET, bucket_index(latency_ms)): 1,
     }
@@ -147,6 +147,8 @@ def _labelled_counts(exchange: Exchange) -> dict[str, int]:
                 counts[labelled(BY_TOKENS, provider, model, kind)] = amount
     if exchange.cost is not None and exchange.cost.total_nanos:
         counts[labelled(BY_COST, provider, model)] = exchange.cost.total_nanos
+    # Prometheus counters may only grow, so the labelled series counts savings
+    # only; the signed total is in the JSON metrics.
     if exchange.cost_avoided_nanos > 0:
         counts[labelled(BY_COST_AVOIDED, provider, model)] = exchange.cost_avoided_nanos
     return counts

@@ -65,7 +65,9 @@ def record_fields(exchange: Exchange, *, latency_ms: float) -> dict:
         "cache_write_tokens": usage.cache_write_tokens if usage else 0,
         "tokens_saved": max(exchange.tokens_saved, 0),
         "cost_usd": cost.total_nanos if cost else 0,
-        "cost_avoided_usd": max(exchange.cost_avoided_nanos, 0),
+        # Signed: a request that wrote Anthropic's prompt cache cost more than
+        # it would have without the breakpoint, and totals must show it.
+        "cost_avoided_usd": exchange.cost_avoided_nanos,
         "latency_ms": round(latency_ms, 3),
         "attempts": ",".join(exchange.attempts)[:255],
         "fallback": exchange.fallback,

@@ -15,7 +15,7 @@ from gateway.providers.base import EventStream
 from gateway.services.clients import ClientProfile
 from gateway.services.exchange import OPENAI, Exchange
 from gateway.services.pipeline import Gateway
-from gateway.services.pricing import Usage, cost_object, usage_cost
+from gateway.services.pricing import Cost, Usage, cost_object, usage_cost
 from gateway.translate.openai_request import to_anthropic_request, validate_chat_request
 from gateway.translate.openai_response import to_openai_completion
 from gateway.translate.openai_stream import OpenAIStreamTranslator
@@ -112,6 +112,9 @@ def _cost_extra(exchange: Exchange, usage: dict) -> dict:
     if exchange.model is None:
         return {}
     measured = Usage.from_anthropic(usage)
+    if exchange.cache_status == "HIT":
+        # A replayed answer carries the original usage but cost nothing now.
+        return {"cost": cost_object(measured, Cost())}
     return {"cost": cost_object(measured, usage_cost(exchange.model, measured))}
 
 

@@ -27,6 +27,7 @@ REFUSE_MARKER = "[[refuse]]"
 REFUSAL_TEXT = "I can't help with that request."
 HEAD_WORDS = 8
 RESULT_WORDS = 12
+RESULT_CHARS = 200
 
 # Each of these is exactly one cl100k token when preceded by a space, so the
 # padding reaches the requested length exactly.
@@ -206,7 +207,9 @@ def _pad(head: str, reply_tokens: int) -> str:
 
 
 def _first_words(text: str, count: int) -> str:
-    return " ".join(text.split()[:count])
+    # Capped in characters too: minified JSON has no spaces, and one "word"
+    # could otherwise be a whole tool result repeated into the answer.
+    return " ".join(text.split()[:count])[:RESULT_CHARS]
 
 
 def _sentence(words: str) -> str:
