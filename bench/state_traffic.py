@@ -28,8 +28,8 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.deploy.serving import start_serve
-from tests.live import (
+from tests.deploy.serving import start_serve  # noqa: E402 - after sys.path
+from tests.live import (  # noqa: E402
     create_database,
     gateway_env,
     manage,

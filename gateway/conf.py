@@ -49,6 +49,7 @@ class GatewayConfig:
     MAX_OUTPUT_TOKENS: int
     CLIENT_CACHE_SECONDS: float
     REDIS_URL: str | None
+    REDIS_TIMEOUT_SECONDS: float
     REDIS_COOLDOWN_SECONDS: float
     EXPECTED_REPLICAS: int
     METRICS_TOKEN: str | None

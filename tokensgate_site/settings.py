@@ -174,6 +174,7 @@ TOKENSGATE = {
     "MAX_OUTPUT_TOKENS": env_int("MAX_OUTPUT_TOKENS", 128000, minimum=1),
     "CLIENT_CACHE_SECONDS": env_float("CLIENT_CACHE_SECONDS", 5.0, minimum=0),
     "REDIS_URL": REDIS_URL,
+    "REDIS_TIMEOUT_SECONDS": env_float("REDIS_TIMEOUT_SECONDS", 0.1, minimum=0.01),
     "REDIS_COOLDOWN_SECONDS": env_float("REDIS_COOLDOWN_SECONDS", 2.0, minimum=0.1),
     "EXPECTED_REPLICAS": env_int("EXPECTED_REPLICAS", 1, minimum=1),
     "METRICS_TOKEN": env_optional("METRICS_TOKEN"),

@@ -2,9 +2,10 @@
 
 Three parts work together:
 
-- ``RedisGuard`` (``redis_guard``), one per process: after a Redis failure it
-  makes every later Redis call fail at once, without waiting for a timeout,
-  until a background probe finds Redis again.
+- ``RedisGuard`` (``redis_guard``), one per process: after a Redis failure
+  (a timeout only once confirmed) it makes every later Redis call fail at
+  once, without waiting for a timeout, until a background probe finds Redis
+  again; and a request that already waited for Redis once does not try again.
 - ``GuardedStore`` wraps each concern's Redis store and tells the guard about
   every ``StoreUnavailable`` it sees, whichever concern it came from, so one
   failure switches every concern of the process at once.
@@ -30,12 +31,16 @@ returns; the shared state simply resumes.
 from __future__ import annotations
 
 import inspect
+import logging
 from typing import Any
 
 from gateway.conf import config
 from gateway.state.backend import MemoryBackend, RedisBackend, StoreUnavailable
+from gateway.state.deadline import call_within
 from gateway.state.limits_fallback import FallbackLimitStore, ProcessLimitStore
 from gateway.state.redis_guard import RedisGuard
+
+logger = logging.getLogger(__name__)
 
 NOT_CONFIGURED, OK, ERROR = "not_configured", "ok", "error"
 
@@ -50,10 +55,13 @@ class GuardedStore:
     plain methods) is the Redis store's own.
     """
 
-    def __init__(self, concern: str, shared: Any, guard: RedisGuard) -> None:
+    def __init__(
+        self, concern: str, shared: Any, guard: RedisGuard, *, timeout: float
+    ) -> None:
         self.concern = concern
         self.shared = shared
         self.guard = guard
+        self.timeout = timeout
 
     def __getattr__(self, name: str) -> Any:
         # Only called for names this class lacks; private names are never
@@ -65,15 +73,38 @@ class GuardedStore:
             return attribute
 
         async def forward(*args: Any, **kwargs: Any) -> Any:
+            call = getattr(self.shared, name)(*args, **kwargs)
             try:
-                return await getattr(self.shared, name)(*args, **kwargs)
+                result = await call_within(call, self.timeout)
+            except TimeoutError as exc:
+                error = StoreUnavailable(f"Redis did not answer within {self.timeout}s")
+                self._failed(name, _caused_by(error, exc))
+                raise error from exc
             except StoreUnavailable as exc:
-                self.guard.failed(self.concern, exc)
+                self._failed(name, exc)
                 raise
+            self.guard.succeeded()
+            return result
 
         forward.__name__ = name
         self.__dict__[name] = forward
         return forward
+
+    def _failed(self, method: str, exc: StoreUnavailable) -> None:
+        logger.debug(
+            "Redis call failed",
+            extra={
+                "concern": self.concern,
+                "method": method,
+                "error": type(exc.__cause__ or exc).__name__,
+            },
+        )
+        self.guard.failed(self.concern, exc)
+
+
+def _caused_by(error: StoreUnavailable, cause: BaseException) -> StoreUnavailable:
+    error.__cause__ = cause
+    return error
 
 
 def with_guard(store: Any) -> Any:
@@ -87,7 +118,10 @@ def with_guard(store: Any) -> Any:
     for concern in CONCERNS:
         shared = getattr(store, concern)
         if shared is not None:
-            setattr(store, concern, GuardedStore(concern, shared, guard))
+            timeout = store.backend.command_timeout
+            setattr(
+                store, concern, GuardedStore(concern, shared, guard, timeout=timeout)
+            )
 
     if store.limits is not None:
         store.limits = FallbackLimitStore(store.limits, _process_limits(store))

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.conf import config
 from gateway.state.backend import Clock, MemoryBackend, RedisBackend
 from gateway.state.breaker_store import MemoryBreakerStore, RedisBreakerStore
 from gateway.state.cache_store import MemoryCacheStore, RedisCacheStore
@@ -37,7 +38,8 @@ class StateStore:
 
 def build_state_store(redis_url: str | None, *, clock: Clock = time.time) -> StateStore:
     if redis_url:
-        return with_guard(_redis_store(RedisBackend(redis_url)))
+        backend = RedisBackend(redis_url, command_timeout=config().REDIS_TIMEOUT_SECONDS)
+        return with_guard(_redis_store(backend))
     return _memory_store(MemoryBackend(clock=clock))
 
 

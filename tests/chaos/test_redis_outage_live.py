@@ -10,6 +10,7 @@ shared state in use again once Redis is back, without a gateway restart.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Iterator
@@ -255,14 +256,23 @@ async def test_a_frozen_redis_costs_a_process_one_timeout_not_one_per_call(
                 await store.breakers.admit("anthropic", "t", breaker)
             with pytest.raises(StoreUnavailable):
                 await store.cache.get_or_lock("absent", lock_seconds=1)
+        opened = await guard_opens(store.backend.guard, within=3.0)
     finally:
         chaos_redis.thaw()
         await store.aclose()
 
     # The first call waited for its timeout; every later one was refused at
-    # once, without trying Redis.
+    # once, without trying Redis; the probe then confirmed the outage.
     assert len(granted) == 1
+    assert opened
     assert store.backend.guard.fallbacks == 1
+
+
+async def guard_opens(guard, *, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while not guard.is_open and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return guard.is_open
 
 
 def count_connections_granted(store) -> list:

@@ -8,9 +8,13 @@ refuses without connecting once the guard is open.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import socket
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.state.backend import RedisBackend, StoreUnavailable
 from gateway.state.limits_fallback import FallbackLimitStore
@@ -78,7 +82,7 @@ def guard(clock: FakeClock, probe: ProbeResult) -> RedisGuard:
 
 
 def guarded(shared: object, guard: RedisGuard) -> GuardedStore:
-    return GuardedStore("test", shared, guard)
+    return GuardedStore("test", shared, guard, timeout=1.0)
 
 
 async def test_calls_go_to_the_shared_store_while_redis_answers(guard):
@@ -195,6 +199,143 @@ async def test_after_recovery_calls_go_to_the_shared_store_again(guard, clock, p
 
     assert await store.get("k") == "shared:k"
     assert guard.fallbacks == 1
+
+
+class PooledStore:
+    """A fake that, like the Redis stores, asks the guard's pool first."""
+
+    def __init__(self, guard: RedisGuard) -> None:
+        self.guard = guard
+        self.failure: type[Exception] | None = None
+        self.tried = 0
+
+    async def get(self, key: str) -> str:
+        if not self.guard.allows():
+            raise StoreUnavailable("bypassed") from RedisBypassed("bypassed")
+        self.tried += 1
+        if self.failure is not None:
+            raise StoreUnavailable("failed") from self.failure()
+        return key
+
+
+def timed_out() -> StoreUnavailable:
+    exc = StoreUnavailable("timed out")
+    exc.__cause__ = RedisTimeoutError("Timeout reading from socket")
+    return exc
+
+
+class ConfirmationWindow:
+    """The guard's sleep: ends when the test says the window is over."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.over = asyncio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        await self.over.wait()
+        self.clock.now += seconds
+
+
+@pytest.fixture
+def window(clock: FakeClock) -> ConfirmationWindow:
+    return ConfirmationWindow(clock)
+
+
+@pytest.fixture
+def confirming_guard(
+    clock: FakeClock, probe: ProbeResult, window: ConfirmationWindow
+) -> RedisGuard:
+    return RedisGuard(probe=probe, cooldown_seconds=2.0, clock=clock, sleep=window)
+
+
+async def end_confirmation(guard: RedisGuard, window: ConfirmationWindow) -> None:
+    window.over.set()
+    await guard._confirming
+
+
+async def in_own_request(coroutine):
+    """Run a coroutine as its own task, as each request is."""
+    return await asyncio.create_task(coroutine, context=contextvars.Context())
+
+
+async def test_a_request_that_saw_redis_fail_does_not_try_it_again(
+    confirming_guard, probe, window
+):
+    probe.answers = True
+    store = guarded(PooledStore(confirming_guard), confirming_guard)
+    store.shared.failure = RedisTimeoutError
+
+    async def request() -> list[bool]:
+        outcomes = []
+        for _ in range(3):
+            try:
+                await store.get("k")
+                outcomes.append(True)
+            except StoreUnavailable:
+                outcomes.append(False)
+        return outcomes
+
+    assert await in_own_request(request()) == [False, False, False]
+    assert store.shared.tried == 1
+    await in_own_request(request())
+    assert store.shared.tried == 2, "another request tries Redis itself"
+    await end_confirmation(confirming_guard, window)
+
+
+async def test_a_connection_error_opens_the_guard_at_once(confirming_guard):
+    store = guarded(PooledStore(confirming_guard), confirming_guard)
+    store.shared.failure = RedisConnectionError
+
+    with pytest.raises(StoreUnavailable):
+        await store.get("k")
+
+    assert confirming_guard.is_open
+
+
+async def test_a_timeout_opens_the_guard_once_a_probe_confirms_it(
+    confirming_guard, probe, window
+):
+    confirming_guard.failed("limits", timed_out())
+    await asyncio.sleep(0)
+    assert not confirming_guard.is_open
+
+    await end_confirmation(confirming_guard, window)
+
+    assert confirming_guard.is_open
+    assert confirming_guard.fallbacks == 1
+
+
+async def test_a_timeout_while_calls_still_succeed_keeps_shared_state(
+    confirming_guard, probe, window
+):
+    probe.answers = True
+    store = guarded(PooledStore(confirming_guard), confirming_guard)
+    store.shared.failure = RedisTimeoutError
+    for _ in range(3):  # A stall times out several calls at once...
+        with pytest.raises(StoreUnavailable):
+            await in_own_request(store.get("k"))
+    store.shared.failure = None
+    await in_own_request(store.get("k"))  # ...but calls get answers meanwhile.
+
+    await end_confirmation(confirming_guard, window)
+
+    assert not confirming_guard.is_open
+    assert confirming_guard.fallbacks == 0
+
+
+async def test_redis_too_slow_for_any_call_opens_the_guard_though_it_pings(
+    confirming_guard, probe, window
+):
+    probe.answers = True
+    store = guarded(PooledStore(confirming_guard), confirming_guard)
+    store.shared.failure = RedisTimeoutError
+
+    for _ in range(3):
+        with pytest.raises(StoreUnavailable):
+            await in_own_request(store.get("k"))
+    await end_confirmation(confirming_guard, window)
+
+    assert confirming_guard.is_open
 
 
 def _closed_port() -> int:
