@@ -25,6 +25,7 @@ from gateway.services.exchange import Exchange
 from gateway.services.pipeline import Gateway
 from gateway.state.backend import StoreUnavailable
 from gateway.state.counter_store import CounterStore, MemoryCounterStore
+from gateway.state.resilient import redis_fallbacks
 from monitoring import metrics
 from monitoring.events import DashboardPublisher
 from monitoring.records import RecentRequests, record_fields, request_row
@@ -114,9 +115,13 @@ class Monitor:
         """The JSON of ``GET /metrics``."""
         totals, scope = await self.totals()
         breakers = await breaker_snapshot(self.gateway)
-        return metrics.metrics_payload(
+        payload = metrics.metrics_payload(
             totals, breakers=breakers, cache_enabled=self.cache_enabled(), scope=scope
         )
+        # Per process: how often this process fell back from Redis to its own
+        # state; a cluster-wide sum is the scraper's job.
+        payload["state_store_fallbacks"] = redis_fallbacks(self.gateway.store)
+        return payload
 
     def cache_enabled(self) -> bool:
         return config().CACHE_ENABLED and self.gateway.response_cache is not None
