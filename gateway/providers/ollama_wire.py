@@ -1,7 +1,7 @@
 """Anthropic Messages to and from Ollama's OpenAI-compatible chat API.
 
 Pure translation, no I/O. The request goes out as an OpenAI chat request
-(protocols.md §10: ``max_tokens``, ``stop``, ``tools``; images only as data
+(the vendors' API references: ``max_tokens``, ``stop``, ``tools``; images only as data
 URIs); the answer comes back as an Anthropic message, or, for a stream, as
 Anthropic events, so both API surfaces serve a fallback answer unchanged.
 """

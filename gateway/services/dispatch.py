@@ -56,7 +56,7 @@ PRIMARY, FALLBACK = "anthropic", "ollama"
 TARGETS = (PRIMARY, FALLBACK)
 
 # Error types an upstream reports inside a stream that mean it, not the
-# request, failed (protocols.md §4).
+# request, failed (the vendors' API references).
 _TARGET_ERROR_TYPES = frozenset(
     {"api_error", "overloaded_error", "timeout_error", "rate_limit_error"}
 )

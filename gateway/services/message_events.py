@@ -3,7 +3,7 @@
 ``MessageAccumulator`` rebuilds the message from a stream's events, so a
 streamed answer can be stored in the response cache like a non-streamed one.
 ``replay_events`` goes the other way: it renders a stored message as the event
-sequence Anthropic would have sent (protocols.md §3), so a cached answer served
+sequence Anthropic would have sent (the vendors' API references), so a cached answer served
 to a streaming request travels through the same code as a live stream on both
 API surfaces.
 """

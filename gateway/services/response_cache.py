@@ -1,4 +1,4 @@
-"""The exact-match response cache (product.md step 7).
+"""The exact-match response cache (pipeline step 7, docs/architecture.md).
 
 The key is a SHA-256 over the canonical upstream request: the Anthropic body
 after routing and optimisation, with the routed model id, minus what cannot

@@ -1,6 +1,6 @@
 """Anthropic Messages responses: the JSON body and the SSE event stream.
 
-The stream follows protocols.md §3 and §11: every event has its ``event:``
+The stream follows the vendors' API references: every event has its ``event:``
 line (the SDKs drop events without one), ``message_start`` carries the full
 input and cache usage, a ``ping`` follows, text arrives in several deltas,
 tool input starts with an empty ``input_json_delta``, a thinking block ends

@@ -33,7 +33,7 @@ from gateway.standin.errors import (
 from gateway.standin.replies import new_id
 from gateway.standin.state import StandinOptions, StandinState
 
-# Anthropic's limit on a Messages request body (protocols.md §4).
+# Anthropic's limit on a Messages request body (the vendors' API references).
 MAX_BODY_BYTES = 32 * 1024 * 1024
 RETRY_AFTER_STATUSES = (429, 503, 529)
 

@@ -1,7 +1,7 @@
 """The stand-in's bill: what Anthropic would charge for the traffic it served.
 
 Benchmarks compare the gateway's cost accounting and savings against this
-ledger, so it prices every kind of token separately (protocols.md §6).
+ledger, so it prices every kind of token separately (the vendors' API references).
 Only responses that completed are billed; a stream cut by a fault is not.
 """
 

@@ -1,6 +1,6 @@
 """Simulated Anthropic prompt caching.
 
-The rules follow Anthropic's prompt-caching documentation (protocols.md §5):
+The rules follow Anthropic's prompt-caching documentation (the vendors' API references):
 
 - A block with ``cache_control`` is a breakpoint. The prefix up to and
   including it is cacheable when it reaches the model's minimum length;

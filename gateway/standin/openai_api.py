@@ -1,7 +1,7 @@
 """Ollama's OpenAI-compatible ``POST /v1/chat/completions``.
 
 Follows what Ollama does rather than what OpenAI does where they differ
-(protocols.md §10): ``max_tokens`` only, ``tool_choice`` ignored, tool calls
+(the vendors' API references): ``max_tokens`` only, ``tool_choice`` ignored, tool calls
 whole in one chunk, and chunks without a ``usage`` key until the usage
 chunk that ``stream_options.include_usage`` asks for.
 """

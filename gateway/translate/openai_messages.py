@@ -3,7 +3,7 @@
 Anthropic keeps the system prompt apart from the turns, wants turns to
 alternate between user and assistant, and has no tool role: tool results are
 blocks inside a user turn. The functions here restructure the conversation
-accordingly (``protocols.md`` §9) and translate each kind of content part.
+accordingly (the vendors' API references) and translate each kind of content part.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 ``validate_chat_request`` refuses what the OpenAI API would refuse, and the few
 things Claude cannot do, with a message and a ``param`` path naming the field.
-``to_anthropic_request`` then builds the upstream body following the table in
-``protocols.md`` §9. Both work on the parsed JSON in place of a schema library:
-this runs on every request, and plain ``isinstance`` checks cost microseconds.
+``to_anthropic_request`` then builds the upstream body following the mapping
+table in docs/openai-surface.md. Both work on the parsed JSON in place of a
+schema library: this runs on every request, and plain ``isinstance`` checks
+cost microseconds.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Anthropic Messages responses rewritten as OpenAI chat completions.
 
-The mapping follows ``protocols.md`` §9. Thinking blocks and server-side tool
+The mapping follows the vendors' API references. Thinking blocks and server-side tool
 blocks have no place in an OpenAI message and are dropped.
 """
 

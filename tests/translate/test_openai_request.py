@@ -1,4 +1,4 @@
-"""OpenAI request validation and translation to Anthropic (protocols.md §9)."""
+"""OpenAI request validation and translation to Anthropic (the vendors' API references)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Anthropic messages translated into OpenAI chat completions (protocols.md §9)."""
+"""Anthropic messages translated into OpenAI chat completions (the vendors' API references)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Anthropic stream events translated into OpenAI chunks (protocols.md §3, §9)."""
+"""Anthropic stream events translated into OpenAI chunks (the vendors' API references)."""
 
 from __future__ import annotations
 
