@@ -1,8 +1,9 @@
 """The models the stand-in answers for, with their prices and cache minimums.
 
 Prices are Anthropic's list prices in USD per million tokens, and minimum
-cacheable prefix lengths are from its prompt-caching documentation. This table is the stand-in's own: the gateway keeps its
-pricing in the database and must not import it.
+cacheable prefix lengths are from its prompt-caching documentation. This table
+is the stand-in's own: the gateway keeps its pricing in the database and must
+not import it.
 """
 
 from __future__ import annotations
