@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 
-from gateway.services.catalog import ModelInfo
 from gateway.services.clients import ClientProfile
 from gateway.services.exchange import Exchange
 from gateway.services.pricing import Usage, usage_cost
+from tests.model_fixtures import HAIKU as SHARED_HAIKU
+from tests.model_fixtures import replace
 
-HAIKU = ModelInfo(
-    model_id="claude-haiku-4-5-20251001",
-    provider="anthropic",
-    aliases=("claude-haiku-4-5",),
-    input_price=Decimal(1),
-    output_price=Decimal(5),
-    cache_write_5m_price=Decimal("1.25"),
-    cache_write_1h_price=Decimal(2),
-    cache_read_price=Decimal("0.1"),
-    min_cacheable_tokens=4096,
-    max_output_tokens=64000,
-    context_window=200000,
-    created=0,
-)
+HAIKU = replace(SHARED_HAIKU, max_output_tokens=64000)
 
 
 def client_profile(client_id: int = 1, name: str = "billing-app") -> ClientProfile:

@@ -7,7 +7,6 @@ it received and answers with prepared bytes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from decimal import Decimal
 
 import orjson
 
@@ -21,6 +20,7 @@ from gateway.services.clients import ClientDirectory, ClientProfile
 from gateway.services.dispatch import Dispatcher
 from gateway.services.pipeline import Gateway
 from gateway.sse import iter_events
+from tests.model_fixtures import model_info as shared_model_info
 
 HAIKU = "claude-haiku-4-5-20251001"
 SONNET = "claude-sonnet-4-5-20250929"
@@ -120,21 +120,7 @@ async def _chunks(data: bytes) -> AsyncIterator[bytes]:
 
 
 def model_info(model_id: str, aliases: tuple[str, ...]) -> ModelInfo:
-    price = Decimal(1)
-    return ModelInfo(
-        model_id=model_id,
-        provider="anthropic",
-        aliases=aliases,
-        input_price=price,
-        output_price=price,
-        cache_write_5m_price=price,
-        cache_write_1h_price=price,
-        cache_read_price=price,
-        min_cacheable_tokens=1024,
-        max_output_tokens=8192,
-        context_window=200_000,
-        created=0,
-    )
+    return shared_model_info(model_id, *aliases, max_output_tokens=8192)
 
 
 def make_gateway(

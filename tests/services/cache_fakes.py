@@ -4,42 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from decimal import Decimal
 
 from gateway.services.catalog import ModelInfo
 from gateway.services.clients import ClientProfile
 from gateway.services.exchange import Exchange
 from gateway.services.response_cache import ResponseCache
 from gateway.state.cache_store import MemoryCacheStore
-
-SONNET = ModelInfo(
-    model_id="claude-sonnet-4-5-20250929",
-    provider="anthropic",
-    aliases=("claude-sonnet-4-5",),
-    input_price=Decimal(3),
-    output_price=Decimal(15),
-    cache_write_5m_price=Decimal("3.75"),
-    cache_write_1h_price=Decimal(6),
-    cache_read_price=Decimal("0.30"),
-    min_cacheable_tokens=1024,
-    max_output_tokens=4096,
-    context_window=200_000,
-    created=0,
-)
-HAIKU = ModelInfo(
-    model_id="claude-haiku-4-5-20251001",
-    provider="anthropic",
-    aliases=("claude-haiku-4-5",),
-    input_price=Decimal(1),
-    output_price=Decimal(5),
-    cache_write_5m_price=Decimal("1.25"),
-    cache_write_1h_price=Decimal(2),
-    cache_read_price=Decimal("0.10"),
-    min_cacheable_tokens=4096,
-    max_output_tokens=4096,
-    context_window=200_000,
-    created=0,
-)
+from tests.model_fixtures import HAIKU, SONNET  # noqa: F401 - shared by the cache tests
 
 
 def client(client_id: int = 1, *, scope: str | None = None, mode: str = "safe"):

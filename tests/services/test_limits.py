@@ -9,30 +9,17 @@ from decimal import Decimal
 import pytest
 
 from gateway.errors import PayloadTooLarge, RateLimited
-from gateway.services.catalog import ModelInfo
 from gateway.services.clients import ClientProfile
 from gateway.services.exchange import Exchange
 from gateway.services.limits import Limiter
 from gateway.services.pricing import Usage, usage_cost
 from gateway.state.backend import MemoryBackend
 from gateway.state.limits_store import MemoryLimitStore
+from tests.model_fixtures import HAIKU as SHARED_HAIKU
 
 START = datetime(2025, 3, 14, 9, 30, tzinfo=UTC).timestamp()
 
-HAIKU = ModelInfo(
-    model_id="claude-haiku-4-5-20251001",
-    provider="anthropic",
-    aliases=("claude-haiku-4-5",),
-    input_price=Decimal(1),
-    output_price=Decimal(5),
-    cache_write_5m_price=Decimal("1.25"),
-    cache_write_1h_price=Decimal(2),
-    cache_read_price=Decimal("0.1"),
-    min_cacheable_tokens=4096,
-    max_output_tokens=4096,
-    context_window=200000,
-    created=0,
-)
+HAIKU = SHARED_HAIKU
 
 CLIENT = ClientProfile(
     id=7,

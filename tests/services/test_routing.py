@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from gateway.errors import InvalidRequest, NotFound
@@ -13,6 +11,7 @@ from gateway.services.exchange import Exchange
 from gateway.services.pipeline import Gateway
 from gateway.services.routing import route_request
 from gateway.views.headers import exchange_headers
+from tests.model_fixtures import model_info
 
 CHEAP = "claude-haiku-4-5-20251001"
 EXPENSIVE = "claude-sonnet-4-5-20250929"
@@ -20,21 +19,7 @@ OPUS = "claude-opus-4-5-20251101"
 
 
 def model(model_id: str, *aliases: str) -> ModelInfo:
-    price = Decimal(1)
-    return ModelInfo(
-        model_id=model_id,
-        provider="anthropic",
-        aliases=aliases,
-        input_price=price,
-        output_price=price,
-        cache_write_5m_price=price,
-        cache_write_1h_price=price,
-        cache_read_price=price,
-        min_cacheable_tokens=1024,
-        max_output_tokens=4096,
-        context_window=200000,
-        created=0,
-    )
+    return model_info(model_id, *aliases)
 
 
 @pytest.fixture
