@@ -67,15 +67,27 @@ def pinned(command: list[str], core: int) -> list[str]:
     return command
 
 
-def run_wrk(scenario: Scenario, *, connections: int, duration: int, workdir: Path) -> Result:
+def run_wrk(
+    scenario: Scenario, *, connections: int, duration: int, workdir: Path
+) -> Result:
     headers = "\n".join(
         f'wrk.headers["{name}"] = "{value}"' for name, value in scenario.headers.items()
     )
     script = workdir / f"{scenario.name}.lua"
-    script.write_text(WRK_SCRIPT % {"body": json.dumps(scenario.body), "headers": headers})
+    script.write_text(
+        WRK_SCRIPT % {"body": json.dumps(scenario.body), "headers": headers}
+    )
     command = pinned(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script),
-         scenario.url],
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(script),
+            scenario.url,
+        ],
         core=0,
     )
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -98,39 +110,70 @@ def parse_wrk(output: str) -> Result:
     return Result(rps, p50, p99, int(errors.group(1)) if errors else 0)
 
 
-def scenarios(gateway: LiveGateway, standin: StandIn) -> list[tuple[Scenario, Scenario]]:
+def scenarios(
+    gateway: LiveGateway, standin: StandIn
+) -> list[tuple[Scenario, Scenario]]:
     """Pairs of (through the gateway, directly to the stand-in) for the same work."""
     messages = [{"role": "user", "content": PROMPT}]
-    anthropic_body = {"model": "claude-haiku-4-5-20251001", "max_tokens": 256,
-                      "messages": messages}
-    anthropic_headers = {"Content-Type": "application/json",
-                         "anthropic-version": "2023-06-01"}
-    direct = Scenario("direct", standin.url + "/v1/messages", anthropic_body,
-                      {**anthropic_headers, "x-api-key": "bench"})
-    openai_body = {"model": "claude-haiku-4-5-20251001", "max_tokens": 256,
-                   "messages": messages}
-    openai_headers = {"Content-Type": "application/json",
-                      "Authorization": f"Bearer {gateway.key}"}
+    anthropic_body = {
+        "model": "claude-haiku-4-5-20251001",
+        "max_tokens": 256,
+        "messages": messages,
+    }
+    anthropic_headers = {
+        "Content-Type": "application/json",
+        "anthropic-version": "2023-06-01",
+    }
+    direct = Scenario(
+        "direct",
+        standin.url + "/v1/messages",
+        anthropic_body,
+        {**anthropic_headers, "x-api-key": "bench"},
+    )
+    openai_body = {
+        "model": "claude-haiku-4-5-20251001",
+        "max_tokens": 256,
+        "messages": messages,
+    }
+    openai_headers = {
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {gateway.key}",
+    }
     # wrk repeats one body, so without no-store every request after the first
     # would be a response-cache hit; the miss path is the one that matters.
-    miss = Scenario("openai", gateway.url + "/v1/chat/completions", openai_body,
-                    {**openai_headers, "Cache-Control": "no-store"})
-    hit = Scenario("openai-cache-hit", gateway.url + "/v1/chat/completions",
-                   openai_body, openai_headers)
-    native = Scenario("anthropic", gateway.url + "/v1/messages", anthropic_body,
-                      {**anthropic_headers, "x-api-key": gateway.key,
-                       "Cache-Control": "no-store"})
+    miss = Scenario(
+        "openai",
+        gateway.url + "/v1/chat/completions",
+        openai_body,
+        {**openai_headers, "Cache-Control": "no-store"},
+    )
+    hit = Scenario(
+        "openai-cache-hit",
+        gateway.url + "/v1/chat/completions",
+        openai_body,
+        openai_headers,
+    )
+    native = Scenario(
+        "anthropic",
+        gateway.url + "/v1/messages",
+        anthropic_body,
+        {**anthropic_headers, "x-api-key": gateway.key, "Cache-Control": "no-store"},
+    )
     return [(miss, direct), (hit, direct), (native, direct)]
 
 
-def measure(pair, *, connections: int, duration: int, repeat: int, workdir: Path) -> dict:
+def measure(
+    pair, *, connections: int, duration: int, repeat: int, workdir: Path
+) -> dict:
     through, direct = pair
     runs = []
     for _ in range(repeat):
-        gateway_result = run_wrk(through, connections=connections, duration=duration,
-                                 workdir=workdir)
-        direct_result = run_wrk(direct, connections=connections, duration=duration,
-                                workdir=workdir)
+        gateway_result = run_wrk(
+            through, connections=connections, duration=duration, workdir=workdir
+        )
+        direct_result = run_wrk(
+            direct, connections=connections, duration=duration, workdir=workdir
+        )
         runs.append((gateway_result, direct_result))
     return summarise(runs)
 
@@ -154,16 +197,49 @@ def summarise(runs: list[tuple[Result, Result]]) -> dict:
 
 
 SERVERS = {
-    "daphne": [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}",
-               "tokensgate_site.asgi:application"],
-    "uvicorn": [PYTHON, "-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}",
-                "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-                "--log-level", "warning", "tokensgate_site.asgi:application"],
+    "daphne": [
+        PYTHON,
+        "-m",
+        "daphne",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        "{port}",
+        "tokensgate_site.asgi:application",
+    ],
+    "uvicorn": [
+        PYTHON,
+        "-m",
+        "uvicorn",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "tokensgate_site.asgi:application",
+    ],
     # asginl: ASGI without the lifespan protocol, which Django does not speak.
-    "granian": [str(Path(PYTHON).parent / "granian"), "--interface", "asginl",
-                "--host", "127.0.0.1", "--port", "{port}", "--loop", "uvloop",
-                "--no-access-log", "--log-level", "warning",
-                "tokensgate_site.asgi:application"],
+    "granian": [
+        str(Path(PYTHON).parent / "granian"),
+        "--interface",
+        "asginl",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--loop",
+        "uvloop",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "tokensgate_site.asgi:application",
+    ],
 }
 
 
@@ -172,14 +248,27 @@ def start_servers(
 ) -> tuple[StandIn, LiveGateway]:
     port = free_port()
     command = pinned(
-        [PYTHON, "manage.py", "run_standin", "--host", "127.0.0.1", "--port", str(port),
-         "--latency-ms", str(latency_ms), "--reply-tokens", "64"],
+        [
+            PYTHON,
+            "manage.py",
+            "run_standin",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--latency-ms",
+            str(latency_ms),
+            "--reply-tokens",
+            "64",
+        ],
         core=0,
     )
-    standin = StandIn(name="standin", command=command, port=port,
-                      log_path=workdir / "standin.log").start()
-    env = gateway_env(workdir, anthropic_url=standin.url, ollama_url=standin.url,
-                      LOG_LEVEL="WARNING")
+    standin = StandIn(
+        name="standin", command=command, port=port, log_path=workdir / "standin.log"
+    ).start()
+    env = gateway_env(
+        workdir, anthropic_url=standin.url, ollama_url=standin.url, LOG_LEVEL="WARNING"
+    )
     gateway = start_gateway(workdir, env)
     gateway.stop()
     command = [part.replace("{port}", str(gateway.port)) for part in SERVERS[server]]
@@ -204,11 +293,25 @@ def main() -> None:
                 for pair in scenarios(gateway, standin):
                     run_wrk(pair[0], connections=8, duration=3, workdir=workdir)
                     for connections in args.connections:
-                        row = measure(pair, connections=connections, duration=args.duration,
-                                      repeat=args.repeat, workdir=workdir)
-                        print(json.dumps({"server": args.server, "surface": pair[0].name,
-                                          "upstream_latency_ms": latency,
-                                          "connections": connections, **row}), flush=True)
+                        row = measure(
+                            pair,
+                            connections=connections,
+                            duration=args.duration,
+                            repeat=args.repeat,
+                            workdir=workdir,
+                        )
+                        print(
+                            json.dumps(
+                                {
+                                    "server": args.server,
+                                    "surface": pair[0].name,
+                                    "upstream_latency_ms": latency,
+                                    "connections": connections,
+                                    **row,
+                                }
+                            ),
+                            flush=True,
+                        )
             finally:
                 gateway.stop()
                 standin.stop()

@@ -3,9 +3,8 @@
 ``MessageAccumulator`` rebuilds the message from a stream's events, so a
 streamed answer can be stored in the response cache like a non-streamed one.
 ``replay_events`` goes the other way: it renders a stored message as the event
-sequence Anthropic would have sent (the vendors' API references), so a cached answer served
-to a streaming request travels through the same code as a live stream on both
-API surfaces.
+sequence Anthropic would have sent, so a cached answer served to a streaming
+request travels through the same code as a live stream on both API surfaces.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The prompt as the cache sees it: blocks in prefix order, with running totals.
 
 Anthropic matches cached prefixes in the order tools, system, messages, block
-by block (the vendors' API references). :func:`layout_prompt` walks a Messages request in
-that order and records, for every block, the tokens of the prompt up to and
+by block. :func:`layout_prompt` walks a Messages request in that order and
+records, for every block, the tokens of the prompt up to and
 including it and a digest of that prefix. The digest is taken over canonical
 JSON with ``cache_control`` removed, because moving a breakpoint does not
 change the prefix it marks.

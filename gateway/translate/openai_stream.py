@@ -1,6 +1,6 @@
 """Anthropic stream events rewritten as OpenAI ``chat.completion.chunk`` frames.
 
-The mapping follows the vendors' API references and docs/openai-surface.md. One translator serves one
+The mapping is tabled in docs/openai-surface.md. One translator serves one
 response: the caller parses each upstream SSE event's data, feeds it in, and
 writes whatever bytes come back (often none) to the client. The translator
 keeps the usage and stop reason it has seen, so the caller can settle the

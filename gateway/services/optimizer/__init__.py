@@ -1,4 +1,4 @@
-"""Prompt optimisation (pipeline step 6, docs/architecture.md): small transforms, one per module.
+"""Prompt optimisation (pipeline step 6): small transforms, one per module.
 
 ``service.Optimizer`` picks the transforms for the request's mode and runs
 them; ``base`` explains the rule every transform keeps so that Anthropic's

@@ -1,4 +1,4 @@
-"""Automatic prompt-caching breakpoints on the stable prefix (the vendors' API references).
+"""Automatic prompt-caching breakpoints on the stable prefix.
 
 Anthropic caches the prompt prefix up to each block marked with
 ``cache_control``, when that prefix reaches the model's minimum cacheable
