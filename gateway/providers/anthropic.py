@@ -1,18 +1,18 @@
-"""The Anthropic provider, on the official ``anthropic`` async client.
+"""The Anthropic provider: the Messages API over the gateway's own HTTP pool.
 
-The client is used at its low level (``post`` with a raw response) so that the
-body goes out as the gateway built it and the stream comes back as bytes: the
-Anthropic surface relays those bytes unchanged, and no field the SDK does not
-know yet is lost to its models. The SDK's own retries are off; the gateway owns
-retries, breakers and failover.
+The SDK supplies the base URL and its identifying headers; requests go out
+through the gateway's aiohttp pool (``upstream_http``) so that the body goes
+out as the gateway built it and the stream comes back as bytes: the Anthropic
+surface relays those bytes unchanged, and no field the SDK does not know yet
+is lost to its models. The gateway owns retries, breakers and failover.
 """
 
 from __future__ import annotations
 
 import logging
 
+import aiohttp
 import anthropic
-import httpx2
 import orjson
 
 from gateway.conf import config
@@ -25,6 +25,12 @@ from gateway.errors import (
     UpstreamUnavailable,
 )
 from gateway.providers.base import EventStream, Provider, UpstreamCall, UpstreamReply
+from gateway.providers.upstream_http import (
+    TIMEOUT_ERRORS,
+    UpstreamHTTP,
+    iter_body,
+    read_body,
+)
 from gateway.sse import iter_events
 
 logger = logging.getLogger(__name__)
@@ -40,42 +46,29 @@ class AnthropicProvider(Provider):
         settings = config()
         self._api_key = settings.CLAUDE_API_KEY
         self._version = settings.ANTHROPIC_VERSION
-        self._timeout = httpx2.Timeout(
-            settings.UPSTREAM_READ_TIMEOUT, connect=settings.UPSTREAM_CONNECT_TIMEOUT
-        )
-        self._stream_timeout = httpx2.Timeout(
-            settings.STREAM_IDLE_TIMEOUT, connect=settings.UPSTREAM_CONNECT_TIMEOUT
-        )
-        self._client = None
+        self._read_timeout = settings.UPSTREAM_READ_TIMEOUT
+        self._stream_timeout = settings.STREAM_IDLE_TIMEOUT
+        self._http: UpstreamHTTP | None = None
         if self._api_key:
-            self._http = anthropic.DefaultAsyncHttpxClient(
-                limits=httpx2.Limits(
-                    max_connections=1000, max_keepalive_connections=200
-                ),
-            )
-            self._client = anthropic.AsyncAnthropic(
+            # The SDK client is built only for what it knows: the resolved
+            # base URL (ANTHROPIC_BASE_URL included) and its identifying
+            # headers. Requests go out through the gateway's own pool.
+            sdk = anthropic.Anthropic(
                 api_key=self._api_key,
                 base_url=settings.ANTHROPIC_BASE_URL,
                 max_retries=0,
-                timeout=self._timeout,
-                http_client=self._http,
             )
-            self._base_url = str(self._client.base_url).rstrip("/")
-            self._default_headers = _default_headers(self._client)
+            self._base_url = str(sdk.base_url).rstrip("/")
+            self._default_headers = _default_headers(sdk)
+            sdk.close()
+            self._http = UpstreamHTTP(connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT)
 
     def is_configured(self) -> bool:
-        return self._client is not None
+        return self._http is not None
 
     async def create(self, call: UpstreamCall) -> UpstreamReply:
         response = await self._post(MESSAGES_PATH, call, stream=False)
-        try:
-            raw = await response.aread()
-        except httpx2.TimeoutException as exc:
-            raise UpstreamTimeout() from exc
-        except httpx2.TransportError as exc:
-            raise UpstreamUnavailable("The upstream connection failed.") from exc
-        finally:
-            await response.aclose()
+        raw = await read_body(response)
 
         return UpstreamReply(
             message=_parse_json(raw),
@@ -89,65 +82,41 @@ class AnthropicProvider(Provider):
         try:
             first = await anext(events)
         except StopAsyncIteration:
-            await response.aclose()
+            response.close()
             raise StreamInterrupted(
                 "The upstream stream closed before any event."
             ) from None
         except BaseException:
-            await response.aclose()
+            response.close()
             raise
 
         if first.name == "error":
-            await response.aclose()
+            response.close()
             raise _stream_error(first.json())
-        return EventStream(events, response.aclose, first=first)
+        return EventStream(events, _closer(response), first=first)
 
     async def count_tokens(self, call: UpstreamCall) -> dict:
         response = await self._post(COUNT_TOKENS_PATH, call, stream=False)
-        try:
-            raw = await response.aread()
-        except httpx2.TimeoutException as exc:
-            raise UpstreamTimeout() from exc
-        except httpx2.TransportError as exc:
-            raise UpstreamUnavailable("The upstream connection failed.") from exc
-        finally:
-            await response.aclose()
-
-        return _parse_json(raw)
+        return _parse_json(await read_body(response))
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
+        if self._http is not None:
+            await self._http.aclose()
 
     async def _post(
         self, path: str, call: UpstreamCall, *, stream: bool
-    ) -> httpx2.Response:
-        """Send through the SDK's own HTTP client, with its configuration.
-
-        Building each request through the SDK's option machinery cost about
-        0.8 ms of CPU per call in profiles, more than the rest of the gateway;
-        the SDK still supplies the base URL, its identifying headers and the
-        pooled client, and the gateway maps statuses to its errors itself.
-        """
-        if self._client is None:
+    ) -> aiohttp.ClientResponse:
+        if self._http is None:
             raise UpstreamUnavailable("The Anthropic provider is not configured.")
 
-        request = self._http.build_request(
-            "POST",
+        response = await self._http.post(
             self._base_url + path,
-            params=call.query or None,
-            content=call.encoded_body(),
+            body=call.encoded_body(),
             headers=self._headers(call),
-            timeout=self._stream_timeout if stream else self._timeout,
+            params=call.query or None,
+            read_timeout=self._stream_timeout if stream else self._read_timeout,
         )
-        try:
-            response = await self._http.send(request, stream=True)
-        except httpx2.TimeoutException as exc:
-            raise UpstreamTimeout() from exc
-        except httpx2.TransportError as exc:
-            raise UpstreamUnavailable("Could not connect to the upstream.") from exc
-
-        if response.status_code >= 400:
+        if response.status >= 400:
             raise await _status_error(response)
         return response
 
@@ -164,7 +133,7 @@ class AnthropicProvider(Provider):
         return headers
 
 
-def _default_headers(client: anthropic.AsyncAnthropic) -> dict[str, str]:
+def _default_headers(client: anthropic.Anthropic) -> dict[str, str]:
     """The SDK's identifying headers, without its auth and version choices."""
     skipped = {"authorization", "x-api-key", "anthropic-version"}
     headers = {
@@ -184,15 +153,27 @@ def _auth_header(version: str, api_key: str) -> dict[str, str]:
     return {"x-api-key": api_key}
 
 
-async def _guarded_bytes(response: httpx2.Response):
+async def _guarded_bytes(response: aiohttp.ClientResponse):
     """Yield body chunks, turning transport failures into gateway errors."""
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in iter_body(response):
             yield chunk
-    except httpx2.TimeoutException as exc:
+    except TIMEOUT_ERRORS as exc:
         raise StreamInterrupted("The upstream stream stalled.") from exc
-    except httpx2.TransportError as exc:
+    except aiohttp.ClientError as exc:
         raise StreamInterrupted("The upstream connection was lost mid-stream.") from exc
+
+
+def _closer(response: aiohttp.ClientResponse):
+    async def close() -> None:
+        # A fully read response gives its connection back to the pool; one
+        # abandoned mid-stream is closed, which tells the upstream to stop.
+        if response.content.at_eof():
+            response.release()
+        else:
+            response.close()
+
+    return close
 
 
 def _parse_json(raw: bytes) -> dict:
@@ -213,7 +194,7 @@ def _error_fields(body: object) -> tuple[str, str]:
     return str(error.get("type", "api_error")), str(error.get("message", ""))
 
 
-def _retry_after(response: httpx2.Response) -> float | None:
+def _retry_after(response: aiohttp.ClientResponse) -> float | None:
     value = response.headers.get("retry-after")
     try:
         return float(value) if value is not None else None
@@ -221,20 +202,18 @@ def _retry_after(response: httpx2.Response) -> float | None:
         return None
 
 
-async def _status_error(response: httpx2.Response) -> UpstreamError:
+async def _status_error(response: aiohttp.ClientResponse) -> UpstreamError:
     """Read an error answer and translate it into the gateway's tree."""
     try:
-        raw = await response.aread()
-    except httpx2.TransportError:
+        raw = await read_body(response)
+    except (UpstreamTimeout, UpstreamUnavailable):
         raw = b""
-    finally:
-        await response.aclose()
 
     try:
         body = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:
         body = None
-    return _translate_status(response.status_code, body, _retry_after(response))
+    return _translate_status(response.status, body, _retry_after(response))
 
 
 def _translate_status(status: int, body: object, retry_after: float | None):
