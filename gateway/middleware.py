@@ -9,7 +9,6 @@ dashboard.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import markcoroutinefunction
@@ -24,6 +23,7 @@ from django.middleware.security import SecurityMiddleware
 from django.utils.decorators import sync_and_async_middleware
 
 from gateway.asgi_handler import API_PREFIXES
+from gateway.ids import random_hex
 from gateway.logs import client_id_var, request_id_var
 
 GetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
@@ -32,7 +32,7 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
+    return "req_" + random_hex(12)
 
 
 def request_id_for(request: HttpRequest) -> str:

@@ -30,6 +30,10 @@ if "daphne.server" in sys.modules:
 
     install_daphne_guard()
 
+from gateway.runtime import warm_up  # noqa: E402
+
+warm_up()
+
 application = ProtocolTypeRouter(
     {
         # Oversized bodies get 413 before Django reads them (gateway/asgi_guard.py).

@@ -1,10 +1,12 @@
 """The Anthropic provider: the Messages API over the gateway's own HTTP pool.
 
-The SDK supplies the base URL and its identifying headers; requests go out
-through the gateway's aiohttp pool (``upstream_http``) so that the body goes
-out as the gateway built it and the stream comes back as bytes: the Anthropic
-surface relays those bytes unchanged, and no field the SDK does not know yet
-is lost to its models. The gateway owns retries, breakers and failover.
+Requests go out through the gateway's aiohttp pool (``upstream_http``) as the
+gateway built them, and streams come back as bytes: the Anthropic surface
+relays those bytes unchanged, and no field an SDK does not know yet is lost to
+its models. The gateway owns retries, breakers and failover.
+
+The ``anthropic`` SDK is not imported here: its types cost about 50 MB of
+memory per worker, and the gateway used it only for a base URL and headers.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from __future__ import annotations
 import logging
 
 import aiohttp
-import anthropic
 import orjson
 
+from gateway import __version__
 from gateway.conf import config
 from gateway.errors import (
     StreamInterrupted,
@@ -35,6 +37,7 @@ from gateway.sse import iter_events
 
 logger = logging.getLogger(__name__)
 
+USER_AGENT = f"TokensGate/{__version__}"
 MESSAGES_PATH = "/v1/messages"
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 
@@ -50,17 +53,12 @@ class AnthropicProvider(Provider):
         self._stream_timeout = settings.STREAM_IDLE_TIMEOUT
         self._http: UpstreamHTTP | None = None
         if self._api_key:
-            # The SDK client is built only for what it knows: the resolved
-            # base URL (ANTHROPIC_BASE_URL included) and its identifying
-            # headers. Requests go out through the gateway's own pool.
-            sdk = anthropic.Anthropic(
-                api_key=self._api_key,
-                base_url=settings.ANTHROPIC_BASE_URL,
-                max_retries=0,
-            )
-            self._base_url = str(sdk.base_url).rstrip("/")
-            self._default_headers = _default_headers(sdk)
-            sdk.close()
+            self._base_url = settings.ANTHROPIC_BASE_URL.rstrip("/")
+            self._default_headers = {
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            }
             self._http = UpstreamHTTP(connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT)
 
     def is_configured(self) -> bool:
@@ -131,18 +129,6 @@ class AnthropicProvider(Provider):
         if call.anthropic_beta:
             headers["anthropic-beta"] = call.anthropic_beta
         return headers
-
-
-def _default_headers(client: anthropic.Anthropic) -> dict[str, str]:
-    """The SDK's identifying headers, without its auth and version choices."""
-    skipped = {"authorization", "x-api-key", "anthropic-version"}
-    headers = {
-        name: value
-        for name, value in client.default_headers.items()
-        if isinstance(value, str) and name.lower() not in skipped
-    }
-    headers["Content-Type"] = "application/json"
-    return headers
 
 
 def _auth_header(version: str, api_key: str) -> dict[str, str]:

@@ -3,8 +3,8 @@
 The anthropic SDK's own client (httpx2 over h11, both pure Python) cost about
 1 ms of CPU per call on the benchmark machine, more than the rest of the
 gateway; aiohttp parses HTTP in C and cost about a third of that for the same
-request (docs/benchmarks.md). The SDK still supplies the base URL and its
-identifying headers; this module only moves bytes.
+request (docs/benchmarks.md). This module only moves bytes; the provider
+decides what they say.
 """
 
 from __future__ import annotations

@@ -13,12 +13,12 @@ and a budget of 0 allows nothing.
 from __future__ import annotations
 
 import math
-import secrets
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from gateway.errors import PayloadTooLarge, RateLimited
+from gateway.ids import random_hex
 from gateway.services.clients import ClientProfile
 from gateway.services.exchange import Exchange
 from gateway.services.pricing import NANOS_PER_USD, Usage, usage_cost
@@ -104,7 +104,7 @@ def new_reservation(exchange: Exchange, policy: LimitPolicy) -> Reservation:
         worst = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
         cost = usage_cost(exchange.model, worst).total_nanos
     return Reservation(
-        id=secrets.token_hex(8), tokens=input_tokens + output_tokens, cost_nanos=cost
+        id=random_hex(8), tokens=input_tokens + output_tokens, cost_nanos=cost
     )
 
 

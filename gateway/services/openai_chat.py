@@ -6,7 +6,6 @@ messages or events back to OpenAI completions or chunks on the way out.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,7 +16,10 @@ from gateway.services.exchange import OPENAI, Exchange
 from gateway.services.pipeline import Gateway
 from gateway.services.pricing import Cost, Usage, cost_object, usage_cost
 from gateway.translate.openai_request import to_anthropic_request, validate_chat_request
-from gateway.translate.openai_response import to_openai_completion
+from gateway.translate.openai_response import (
+    new_completion_id,
+    to_openai_completion,
+)
 from gateway.translate.openai_stream import OpenAIStreamTranslator
 
 # The translation needs a max_tokens before routing has chosen the model whose
@@ -79,7 +81,7 @@ class OpenAIChatService:
 
         return to_openai_completion(
             reply.message,
-            completion_id=_completion_id(),
+            completion_id=new_completion_id(),
             created=int(time.time()),
             model=reply.message.get("model") or exchange.model.model_id,
             extra=extra,
@@ -89,7 +91,7 @@ class OpenAIChatService:
         """Open the upstream stream now, so failures still get a clean status."""
         upstream = await self.gateway.open_stream(exchange)
         translator = OpenAIStreamTranslator(
-            completion_id=_completion_id(),
+            completion_id=new_completion_id(),
             created=int(time.time()),
             model=exchange.model.model_id,
             include_usage=_include_usage(request),
@@ -98,7 +100,9 @@ class OpenAIChatService:
         return self._translate(exchange, upstream, translator)
 
     async def _translate(
-        self, exchange: Exchange, upstream: EventStream,
+        self,
+        exchange: Exchange,
+        upstream: EventStream,
         translator: OpenAIStreamTranslator,
     ) -> AsyncIterator[bytes]:
         async for event in self.gateway.relay(exchange, upstream):
@@ -125,7 +129,3 @@ def _client_max_tokens(request: dict) -> bool:
 def _include_usage(request: dict) -> bool:
     options = request.get("stream_options") or {}
     return bool(options.get("include_usage"))
-
-
-def _completion_id() -> str:
-    return "chatcmpl-" + secrets.token_hex(12)

@@ -6,10 +6,11 @@ blocks have no place in an OpenAI message and are dropped.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import orjson
+
+from gateway.ids import random_hex
 
 # Claude's reasons for stopping, as the OpenAI SDK names them. Anthropic may
 # add reasons; anything unknown reads as a normal stop rather than an error.
@@ -26,7 +27,7 @@ _FINISH_REASONS = {
 
 def new_completion_id() -> str:
     """Mint an id in OpenAI's ``chatcmpl-`` style."""
-    return "chatcmpl-" + secrets.token_hex(12)
+    return "chatcmpl-" + random_hex(12)
 
 
 def finish_reason_for(stop_reason: str | None) -> str:
