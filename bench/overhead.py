@@ -1,42 +1,62 @@
-"""Gateway overhead: the same load through the gateway and directly, same run.
+"""Gateway overhead: the same load through a gateway and directly, same run.
 
-Starts the stand-in upstream and one gateway process, pins them to separate
-cores where ``taskset`` exists (stand-in and load generator on core 0, gateway on
-core 1), drives both with ``wrk`` (Debian package ``wrk``), and prints a table of
-requests per second, p50 / p99 latency and the latency the gateway adds. Each
-scenario is repeated ``--repeat`` times and reported as the median with its
-spread.
+For each upstream latency, the stand-in upstream starts on core 0 and each
+gateway in turn on core 1 (``bench/servers.py``). Every case is driven through
+the gateway and then, as the same work in Anthropic form, directly at the
+stand-in: non-streaming requests with ``wrk`` (Debian package ``wrk``),
+streaming ones with ``bench/streamload.py``, which times the first text. A row
+reports requests per second, p50 / p99 latency, the latency the gateway adds,
+its CPU time per request and its peak memory.
 
-    .venv/bin/python bench/overhead.py --duration 12 --repeat 3
+Cases (TokensGate runs them all; LiteLLM and Portkey, with ``--compare``, the
+OpenAI-surface ones without a cache):
+
+- ``openai``: ``POST /v1/chat/completions`` with ``Cache-Control: no-store``,
+  so every request goes upstream;
+- ``openai-stream``: the same with ``"stream": true``;
+- ``openai-cache-hit``: the first request is stored, every later one is
+  answered from the response cache;
+- ``anthropic`` and ``anthropic-stream``: ``POST /v1/messages``, relayed.
+
+    .venv/bin/python bench/overhead.py                     # TokensGate only
+    .venv/bin/python bench/overhead.py --compare           # and LiteLLM, Portkey
+    .venv/bin/python bench/overhead.py --duration 3 --connections 1 \\
+        --latency-ms 0 --cases openai                      # a quick look
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tests.live import (  # noqa: E402 - the bench reuses the tests' process helpers
-    PYTHON,
-    LiveGateway,
-    StandIn,
-    free_port,
-    gateway_env,
-    start_gateway,
+import competitors  # noqa: E402
+import report  # noqa: E402
+import streamload  # noqa: E402
+from servers import (  # noqa: E402
+    LOAD_CORE,
+    SERVER_CORE,
+    SERVERS,
+    pinned,
+    process_usage,
+    start_standin,
+    start_tokensgate,
 )
 
+MODEL = "claude-haiku-4-5-20251001"
 PROMPT = "Summarise the benefits of an API gateway in one paragraph."
+CASES = ("openai", "openai-stream", "openai-cache-hit", "anthropic", "anthropic-stream")
+COMPETITOR_CASES = ("openai", "openai-stream")
+WARMUP_SECONDS = 2
 
 WRK_SCRIPT = """
 wrk.method = "POST"
@@ -45,52 +65,135 @@ wrk.body = [[%(body)s]]
 """
 
 
-@dataclass
-class Scenario:
-    name: str
+@dataclass(frozen=True)
+class Load:
+    """One request, repeated by the load generator."""
+
     url: str
     body: dict
     headers: dict[str, str]
 
+    @property
+    def stream(self) -> bool:
+        return bool(self.body.get("stream"))
+
 
 @dataclass
-class Result:
+class Figures:
+    """What one load run measured; latencies in milliseconds."""
+
     rps: float
-    p50_ms: float
-    p99_ms: float
+    p50: float
+    p99: float
     errors: int
+    requests: int
+    first_text_p50: float | None = None
+    first_text_p99: float | None = None
 
 
-def pinned(command: list[str], core: int) -> list[str]:
-    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
-        return ["taskset", "-c", str(core), *command]
-    return command
+@dataclass
+class Row:
+    target: str
+    case: str
+    upstream_latency_ms: int
+    connections: int
+    through: Figures
+    direct: Figures
+    cpu_ms_per_request: float
+    peak_rss_mb: float
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
-def run_wrk(
-    scenario: Scenario, *, connections: int, duration: int, workdir: Path
-) -> Result:
+@dataclass
+class Target:
+    """A gateway under test: where it listens and how each case is sent to it."""
+
+    name: str
+    pid: int
+    loads: dict[str, Load]
+    stop: Callable[[], object]
+
+
+# -- the requests ------------------------------------------------------------
+
+
+def messages_body(*, stream: bool) -> dict:
+    body = {
+        "model": MODEL,
+        "max_tokens": 256,
+        "messages": [{"role": "user", "content": PROMPT}],
+    }
+    if stream:
+        body["stream"] = True
+    return body
+
+
+def direct_load(standin_url: str, *, stream: bool) -> Load:
+    headers = {
+        "Content-Type": "application/json",
+        "anthropic-version": "2023-06-01",
+        "x-api-key": "bench",
+    }
+    return Load(standin_url + "/v1/messages", messages_body(stream=stream), headers)
+
+
+def tokensgate_loads(url: str, key: str) -> dict[str, Load]:
+    chat = url + "/v1/chat/completions"
+    openai = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+    native = {
+        "Content-Type": "application/json",
+        "anthropic-version": "2023-06-01",
+        "x-api-key": key,
+    }
+    # The load generators repeat one body, so without no-store every request
+    # after the first would be a cache hit; the miss path is the one measured.
+    miss = {"Cache-Control": "no-store"}
+    return {
+        "openai": Load(chat, messages_body(stream=False), {**openai, **miss}),
+        "openai-stream": Load(chat, messages_body(stream=True), {**openai, **miss}),
+        "openai-cache-hit": Load(chat, messages_body(stream=False), openai),
+        "anthropic": Load(
+            url + "/v1/messages", messages_body(stream=False), {**native, **miss}
+        ),
+        "anthropic-stream": Load(
+            url + "/v1/messages", messages_body(stream=True), {**native, **miss}
+        ),
+    }
+
+
+def competitor_loads(target: competitors.Target) -> dict[str, Load]:
+    chat = target.url + "/v1/chat/completions"
+    return {
+        "openai": Load(chat, messages_body(stream=False), target.headers),
+        "openai-stream": Load(chat, messages_body(stream=True), target.headers),
+    }
+
+
+# -- the load generators -----------------------------------------------------
+
+
+def run_wrk(load: Load, *, connections: int, duration: int, workdir: Path) -> Figures:
     headers = "\n".join(
-        f'wrk.headers["{name}"] = "{value}"' for name, value in scenario.headers.items()
+        f'wrk.headers["{name}"] = "{value}"' for name, value in load.headers.items()
     )
-    script = workdir / f"{scenario.name}.lua"
-    script.write_text(
-        WRK_SCRIPT % {"body": json.dumps(scenario.body), "headers": headers}
-    )
-    command = pinned(
-        [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--latency",
-            "-s",
-            str(script),
-            scenario.url,
-        ],
-        core=0,
-    )
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    script = workdir / "request.lua"
+    script.write_text(WRK_SCRIPT % {"body": json.dumps(load.body), "headers": headers})
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "-s",
+        str(script),
+        load.url,
+    ]
+    output = subprocess.run(
+        pinned(command, LOAD_CORE), capture_output=True, text=True, check=True
+    ).stdout
     return parse_wrk(output)
 
 
@@ -102,219 +205,205 @@ def _duration_ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def parse_wrk(output: str) -> Result:
+def parse_wrk(output: str) -> Figures:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
     p50 = _duration_ms(re.search(r"50%\s+(\S+)", output).group(1))
     p99 = _duration_ms(re.search(r"99%\s+(\S+)", output).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return Result(rps, p50, p99, int(errors.group(1)) if errors else 0)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    if socket_errors:
+        errors += sum(int(count) for count in socket_errors.groups())
+    return Figures(rps, p50, p99, errors, requests)
 
 
-def scenarios(
-    gateway: LiveGateway, standin: StandIn
-) -> list[tuple[Scenario, Scenario]]:
-    """Pairs of (through the gateway, directly to the stand-in) for the same work."""
-    messages = [{"role": "user", "content": PROMPT}]
-    anthropic_body = {
-        "model": "claude-haiku-4-5-20251001",
-        "max_tokens": 256,
-        "messages": messages,
-    }
-    anthropic_headers = {
-        "Content-Type": "application/json",
-        "anthropic-version": "2023-06-01",
-    }
-    direct = Scenario(
-        "direct",
-        standin.url + "/v1/messages",
-        anthropic_body,
-        {**anthropic_headers, "x-api-key": "bench"},
+def run_streams(load: Load, *, connections: int, duration: int) -> Figures:
+    result = streamload.run(
+        load.url,
+        json.dumps(load.body).encode(),
+        load.headers,
+        connections=connections,
+        duration=duration,
+        warmup=1.0,
     )
-    openai_body = {
-        "model": "claude-haiku-4-5-20251001",
-        "max_tokens": 256,
-        "messages": messages,
-    }
-    openai_headers = {
-        "Content-Type": "application/json",
-        "Authorization": f"Bearer {gateway.key}",
-    }
-    # wrk repeats one body, so without no-store every request after the first
-    # would be a response-cache hit; the miss path is the one that matters.
-    miss = Scenario(
-        "openai",
-        gateway.url + "/v1/chat/completions",
-        openai_body,
-        {**openai_headers, "Cache-Control": "no-store"},
+    return Figures(
+        rps=result.requests_per_s,
+        p50=result.completion_p50_ms or 0.0,
+        p99=result.completion_p99_ms or 0.0,
+        errors=result.errors,
+        requests=result.count,
+        first_text_p50=result.first_text_p50_ms,
+        first_text_p99=result.first_text_p99_ms,
     )
-    hit = Scenario(
-        "openai-cache-hit",
-        gateway.url + "/v1/chat/completions",
-        openai_body,
-        openai_headers,
-    )
-    native = Scenario(
-        "anthropic",
-        gateway.url + "/v1/messages",
-        anthropic_body,
-        {**anthropic_headers, "x-api-key": gateway.key, "Cache-Control": "no-store"},
-    )
-    return [(miss, direct), (hit, direct), (native, direct)]
+
+
+def drive(load: Load, *, connections: int, duration: int, workdir: Path) -> Figures:
+    if load.stream:
+        return run_streams(load, connections=connections, duration=duration)
+    return run_wrk(load, connections=connections, duration=duration, workdir=workdir)
+
+
+# -- one measurement ---------------------------------------------------------
 
 
 def measure(
-    pair, *, connections: int, duration: int, repeat: int, workdir: Path
-) -> dict:
-    through, direct = pair
-    runs = []
-    for _ in range(repeat):
-        gateway_result = run_wrk(
-            through, connections=connections, duration=duration, workdir=workdir
-        )
-        direct_result = run_wrk(
-            direct, connections=connections, duration=duration, workdir=workdir
-        )
-        runs.append((gateway_result, direct_result))
-    return summarise(runs)
-
-
-def _median_spread(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.median(values):.2f} (±{(max(values) - min(values)) / 2:.2f})"
-
-
-def summarise(runs: list[tuple[Result, Result]]) -> dict:
-    return {
-        "gateway_rps": _median_spread([g.rps for g, _ in runs]),
-        "direct_rps": _median_spread([d.rps for _, d in runs]),
-        "gateway_p50_ms": _median_spread([g.p50_ms for g, _ in runs]),
-        "direct_p50_ms": _median_spread([d.p50_ms for _, d in runs]),
-        "added_p50_ms": _median_spread([g.p50_ms - d.p50_ms for g, d in runs]),
-        "added_p99_ms": _median_spread([g.p99_ms - d.p99_ms for g, d in runs]),
-        "errors": sum(g.errors for g, _ in runs),
-    }
-
-
-SERVERS = {
-    "daphne": [
-        PYTHON,
-        "-m",
-        "daphne",
-        "-b",
-        "127.0.0.1",
-        "-p",
-        "{port}",
-        "tokensgate_site.asgi:application",
-    ],
-    "uvicorn": [
-        PYTHON,
-        "-m",
-        "uvicorn",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "{port}",
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "tokensgate_site.asgi:application",
-    ],
-    # asginl: ASGI without the lifespan protocol, which Django does not speak.
-    "granian": [
-        str(Path(PYTHON).parent / "granian"),
-        "--interface",
-        "asginl",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "{port}",
-        "--loop",
-        "uvloop",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "tokensgate_site.asgi:application",
-    ],
-}
-
-
-def start_servers(
-    workdir: Path, latency_ms: int, server: str
-) -> tuple[StandIn, LiveGateway]:
-    port = free_port()
-    command = pinned(
-        [
-            PYTHON,
-            "manage.py",
-            "run_standin",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--latency-ms",
-            str(latency_ms),
-            "--reply-tokens",
-            "64",
-        ],
-        core=0,
+    target: Target,
+    case: str,
+    direct: Load,
+    *,
+    connections: int,
+    duration: int,
+    workdir: Path,
+) -> tuple[Figures, Figures, float]:
+    """Gateway then direct; CPU per request from the gateway's own /proc."""
+    before = process_usage(target.pid)
+    through = drive(
+        target.loads[case], connections=connections, duration=duration, workdir=workdir
     )
-    standin = StandIn(
-        name="standin", command=command, port=port, log_path=workdir / "standin.log"
-    ).start()
-    env = gateway_env(
-        workdir, anthropic_url=standin.url, ollama_url=standin.url, LOG_LEVEL="WARNING"
+    after = process_usage(target.pid)
+    direct_figures = drive(
+        direct, connections=connections, duration=duration, workdir=workdir
     )
-    gateway = start_gateway(workdir, env)
-    gateway.stop()
-    command = [part.replace("{port}", str(gateway.port)) for part in SERVERS[server]]
-    gateway.command = pinned(command, core=1)
-    return standin, gateway.start()
+
+    # Requests still in flight at the window's edges are a rounding error
+    # against thousands completed inside it.
+    cpu_ms = (after.cpu_seconds - before.cpu_seconds) * 1000 / max(through.requests, 1)
+    return through, direct_figures, cpu_ms
+
+
+def median_figures(runs: list[Figures]) -> Figures:
+    def mid(values):
+        present = [value for value in values if value is not None]
+        return statistics.median(present) if present else None
+
+    return Figures(
+        rps=mid([run.rps for run in runs]),
+        p50=mid([run.p50 for run in runs]),
+        p99=mid([run.p99 for run in runs]),
+        errors=sum(run.errors for run in runs),
+        requests=sum(run.requests for run in runs),
+        first_text_p50=mid([run.first_text_p50 for run in runs]),
+        first_text_p99=mid([run.first_text_p99 for run in runs]),
+    )
+
+
+def measure_case(
+    target: Target, case: str, direct: Load, *, latency: int, connections: int, args
+) -> Row:
+    runs = [
+        measure(
+            target,
+            case,
+            direct,
+            connections=connections,
+            duration=args.duration,
+            workdir=args.workdir,
+        )
+        for _ in range(args.repeat)
+    ]
+    through = [run[0] for run in runs]
+    directs = [run[1] for run in runs]
+    spreads = report.spreads(through, directs)
+    return Row(
+        target=target.name,
+        case=case,
+        upstream_latency_ms=latency,
+        connections=connections,
+        through=median_figures(through),
+        direct=median_figures(directs),
+        cpu_ms_per_request=statistics.median(run[2] for run in runs),
+        peak_rss_mb=process_usage(target.pid).peak_rss_kb / 1024,
+        extra={"repeat": args.repeat, **spreads},
+    )
+
+
+# -- the targets -------------------------------------------------------------
+
+
+def start_targets(names: list[str], standin, args) -> Iterator[Target]:
+    """Each gateway in turn, so that only one runs on the server core."""
+    for name in names:
+        if name == "tokensgate":
+            gateway = start_tokensgate(args.workdir, standin, args.server)
+            loads = tokensgate_loads(gateway.url, gateway.key)
+            target = Target(name, gateway.process.pid, loads, gateway.stop)
+        else:
+            started = competitors.COMPETITORS[name](
+                args.workdir,
+                standin.url,
+                core=SERVER_CORE,
+                install_dir=args.competitors_dir,
+            )
+            target = Target(name, started.pid, competitor_loads(started), started.stop)
+        try:
+            yield target
+        finally:
+            target.stop()
+
+
+def run_latency(latency: int, args) -> Iterator[Row]:
+    standin = start_standin(args.workdir, latency)
+    try:
+        direct = {
+            False: direct_load(standin.url, stream=False),
+            True: direct_load(standin.url, stream=True),
+        }
+        for target in start_targets(args.targets, standin, args):
+            cases = [case for case in args.cases if case in target.loads]
+            for case in cases:
+                load = target.loads[case]
+                drive(
+                    load, connections=8, duration=WARMUP_SECONDS, workdir=args.workdir
+                )
+                for connections in args.connections:
+                    yield measure_case(
+                        target,
+                        case,
+                        direct[load.stream],
+                        latency=latency,
+                        connections=connections,
+                        args=args,
+                    )
+    finally:
+        standin.stop()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=12, help="seconds per run")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per figure")
+    parser.add_argument("--connections", type=int, nargs="+", default=[1, 32, 64])
+    parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 100])
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
+    parser.add_argument("--server", choices=sorted(SERVERS), default="uvicorn")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also run LiteLLM and Portkey, installed into a cache folder",
+    )
+    parser.add_argument("--competitors-dir", type=Path, default=None)
+    parser.add_argument("--json-out", type=Path, help="write every row as JSON here")
+    args = parser.parse_args()
+    args.targets = ["tokensgate", *(competitors.COMPETITORS if args.compare else [])]
+    return args
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=int, default=12)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--connections", type=int, nargs="+", default=[1, 32])
-    parser.add_argument("--latency-ms", type=int, nargs="+", default=[0])
-    parser.add_argument("--server", choices=sorted(SERVERS), default="daphne")
-    args = parser.parse_args()
+    args = parse_args()
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        args.workdir = Path(tmp)
+        for latency in args.latency_ms:
+            for row in run_latency(latency, args):
+                rows.append(row)
+                print(json.dumps(row.as_dict()), flush=True)
 
-    for latency in args.latency_ms:
-        with tempfile.TemporaryDirectory() as tmp:
-            workdir = Path(tmp)
-            standin, gateway = start_servers(workdir, latency, args.server)
-            try:
-                for pair in scenarios(gateway, standin):
-                    run_wrk(pair[0], connections=8, duration=3, workdir=workdir)
-                    for connections in args.connections:
-                        row = measure(
-                            pair,
-                            connections=connections,
-                            duration=args.duration,
-                            repeat=args.repeat,
-                            workdir=workdir,
-                        )
-                        print(
-                            json.dumps(
-                                {
-                                    "server": args.server,
-                                    "surface": pair[0].name,
-                                    "upstream_latency_ms": latency,
-                                    "connections": connections,
-                                    **row,
-                                }
-                            ),
-                            flush=True,
-                        )
-            finally:
-                gateway.stop()
-                standin.stop()
+    if args.json_out:
+        args.json_out.write_text(json.dumps([row.as_dict() for row in rows], indent=1))
+    print(report.markdown(rows, args))
 
 
 if __name__ == "__main__":

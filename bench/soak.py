@@ -37,7 +37,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.overhead import PROMPT, start_servers  # noqa: E402
+from bench.overhead import PROMPT  # noqa: E402
+from bench.servers import process_usage, start_servers  # noqa: E402
 from bench.streamload import UNIQUE, Request, StreamResult, run_requests  # noqa: E402
 from tests.live import LiveGateway  # noqa: E402
 
@@ -67,16 +68,6 @@ class MemorySample:
     hwm_kb: int
 
 
-def read_memory(pid: int) -> tuple[int, int]:
-    """The process's resident set and its peak, in kB."""
-    fields: dict[str, int] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = int(value.split()[0])
-    return fields["VmRSS"], fields["VmHWM"]
-
-
 class MemorySampler(threading.Thread):
     """Reads a process's memory every ``interval`` seconds until stopped.
 
@@ -98,7 +89,8 @@ class MemorySampler(threading.Thread):
             self.sample()
 
     def sample(self) -> None:
-        rss, hwm = read_memory(self.pid)
+        usage = process_usage(self.pid)
+        rss, hwm = usage.rss_kb, usage.peak_rss_kb
         second = round(time.monotonic() - self.started_at, 2)
         self.samples.append(MemorySample(second, rss, hwm))
 
