@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 
@@ -29,6 +31,7 @@ class UpstreamHTTP:
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._proxies: dict[tuple[str, str], str | None] = {}
 
     async def post(
         self,
@@ -45,7 +48,12 @@ class UpstreamHTTP:
         )
         try:
             return await self._current_session().post(
-                url, data=body, headers=headers, params=params, timeout=timeout
+                url,
+                data=body,
+                headers=headers,
+                params=params,
+                timeout=timeout,
+                proxy=self._proxy_for(url),
             )
         except TIMEOUT_ERRORS as exc:
             raise UpstreamTimeout() from exc
@@ -67,14 +75,24 @@ class UpstreamHTTP:
             self._loop = loop
         return self._session
 
+    def _proxy_for(self, url: str) -> str | None:
+        """HTTPS_PROXY / HTTP_PROXY unless NO_PROXY exempts the host.
+
+        Read once per host: aiohttp's ``trust_env`` reads them again on every
+        request, in a worker thread.
+        """
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname or "")
+        if key not in self._proxies:
+            bypass = proxy_bypass(key[1])
+            self._proxies[key] = None if bypass else getproxies().get(key[0])
+        return self._proxies[key]
+
     def _new_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
             limit=self._max_connections, limit_per_host=0, keepalive_timeout=30
         )
-        # trust_env: honour HTTPS_PROXY and NO_PROXY as the SDK's client did.
-        return aiohttp.ClientSession(
-            connector=connector, trust_env=True, auto_decompress=True
-        )
+        return aiohttp.ClientSession(connector=connector, auto_decompress=True)
 
 
 async def read_body(response: aiohttp.ClientResponse) -> bytes:
