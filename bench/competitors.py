@@ -77,6 +77,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.servers import pinned  # noqa: E402
 from tests.live import (  # noqa: E402 - the bench reuses the tests' process helpers
     PYTHON,
     free_port,
@@ -207,12 +208,6 @@ def install_portkey(install_dir: Path) -> Path:
     (folder / ".installed").write_text(spec)
     logger.info("installed Portkey in %.0f s", time.monotonic() - started)
     return folder / PORTKEY_SCRIPT
-
-
-def pinned(command: list[str], core: int | None) -> list[str]:
-    if core is None or shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
-        return command
-    return ["taskset", "-c", str(core), *command]
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -37,12 +37,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import competitors  # noqa: E402
-import report  # noqa: E402
-import streamload  # noqa: E402
-from servers import (  # noqa: E402
+from bench import competitors, report, streamload  # noqa: E402
+from bench.servers import (  # noqa: E402
     LOAD_CORE,
     SERVER_CORE,
     SERVERS,
