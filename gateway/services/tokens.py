@@ -29,10 +29,12 @@ IMAGE_TOKENS = 1600
 DOCUMENT_TOKENS = 3000
 MESSAGE_OVERHEAD_TOKENS = 4
 
-# Texts shorter than this are encoded every time: hashing and storing them
-# would cost about as much as encoding them.
-MEMO_MIN_CHARS = 32
-MEMO_MAX_CHARS = 16 * 1024 * 1024
+# Texts shorter than this are encoded every time: at about 25 µs they cost
+# little, and memoising every short prompt of a busy worker held tens of MB
+# (bench/soak.py). The memo is for the system prompts, tools and history that
+# come back turn after turn; 8 M characters bound it to about 10 MB.
+MEMO_MIN_CHARS = 512
+MEMO_MAX_CHARS = 8 * 1024 * 1024
 
 
 @lru_cache(maxsize=1)
