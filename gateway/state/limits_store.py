@@ -24,6 +24,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from gateway.state import limits_scripts
 from gateway.state.backend import Clock, MemoryBackend, RedisBackend, key
@@ -94,8 +95,15 @@ class Period:
 
 def budget_periods(now: float) -> tuple[Period, Period]:
     """The UTC day and month containing ``now``, numbered as the Lua does."""
-    moment = datetime.fromtimestamp(now, tz=UTC)
-    day_id = int(now // 86400)
+    return _day_periods(int(now // 86400))
+
+
+@lru_cache(maxsize=4)
+def _day_periods(day_id: int) -> tuple[Period, Period]:
+    # Both periods follow from the day alone, and building datetimes cost
+    # several microseconds on every settled request; a few recent days are
+    # kept so a clock stepping back and forth over midnight stays cheap.
+    moment = datetime.fromtimestamp(day_id * 86400, tz=UTC)
     year, month = (
         (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
     )
@@ -272,6 +280,8 @@ class MemoryLimitStore(LimitStore):
     def _budget_refusals(
         self, state: _ClientLimits, policy: LimitPolicy, now: float
     ) -> list[tuple[str, float, float]]:
+        if policy.daily_budget_nanos is None and policy.monthly_budget_nanos is None:
+            return []
         held = sum(cost for _, cost in state.flights.values())
         day, month = budget_periods(now)
         found = []
