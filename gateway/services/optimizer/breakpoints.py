@@ -24,7 +24,7 @@ one forward each turn keeps earlier prefixes valid.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -142,6 +142,40 @@ def conversation_end(layout: Layout) -> int | None:
     return None
 
 
+def below_minimum(body: dict, min_tokens: int) -> bool:
+    """Whether a prompt of text blocks alone is surely shorter than ``min_tokens``.
+
+    Most requests are short chat turns far below every model's minimum, and
+    counting their tokens to learn that costs more than the rest of the
+    optimiser. A token is at least one byte and a character at most four, so
+    four tokens per character (one per ASCII character) bound a text's count
+    from above without encoding it. Anything but text blocks is left to the
+    exact count (False).
+    """
+    if body.get("tools"):
+        return False
+    bound = 0
+    for content in _contents(body):
+        bound += MESSAGE_OVERHEAD_TOKENS
+        for block in content if isinstance(content, list) else ():
+            if not isinstance(block, dict):
+                continue
+            text = block.get("text")
+            if block.get("type") != "text" or not isinstance(text, str):
+                return False
+            bound += len(text) if text.isascii() else 4 * len(text)
+        if bound >= min_tokens:
+            return False
+    return True
+
+
+def _contents(body: dict) -> Iterator[object]:
+    yield body.get("system")
+    for message in body.get("messages") or ():
+        if isinstance(message, dict):
+            yield message.get("content")
+
+
 class AutoBreakpoints:
     name = "breakpoints"
 
@@ -149,6 +183,8 @@ class AutoBreakpoints:
         if context.model is None or "cache_control" in body:
             return NOTHING
         min_tokens = context.model.min_cacheable_tokens
+        if below_minimum(body, min_tokens):
+            return NOTHING
         layout = layout_prompt(body, enough=min_tokens)
         budget = MAX_BREAKPOINTS - layout.markers
         if budget <= 0:

@@ -13,7 +13,11 @@ from dataclasses import replace
 import pytest
 
 from gateway.services.optimizer.base import Context
-from gateway.services.optimizer.breakpoints import AutoBreakpoints
+from gateway.services.optimizer.breakpoints import (
+    AutoBreakpoints,
+    below_minimum,
+)
+from gateway.services.optimizer.breakpoints import layout_prompt as gateway_layout
 from gateway.services.optimizer.normalize import BlockContent
 from gateway.services.tokens import count_text
 from gateway.standin.caching import PromptCache
@@ -113,6 +117,35 @@ def test_the_minimum_comes_from_the_model():
     body = conversation(2)
     apply(body, model=replace(SONNET, min_cacheable_tokens=count_text(LONG) + 1))
     assert markers(body) == ["messages[0][0]", "messages[2][0]"]
+
+
+def exact_total(body: dict) -> int:
+    layout = gateway_layout(body, enough=10**9)
+    return layout.end_tokens[-1] if layout.end_tokens else 0
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["why? " * 40, "日本語のテキスト" * 30, "naïve café 🚀🚀 " * 25, "a" * 300],
+)
+def test_the_quick_bound_never_claims_a_prompt_is_shorter_than_it_is(words):
+    body = conversation(3, system=words)
+    BlockContent().apply(body, Context(model=SONNET, mode="safe"))
+    total = exact_total(body)
+
+    for minimum in (1, total // 2, total, total + 1, 4 * total, 100 * total):
+        if below_minimum(body, minimum):
+            assert total < minimum
+
+
+def test_a_short_chat_turn_skips_the_count_and_other_blocks_do_not():
+    body = {"messages": [{"role": "user", "content": [text("Hello there.")]}]}
+    assert below_minimum(body, 1024)
+
+    image = {"type": "image", "source": {"type": "url", "url": "https://a.b/c"}}
+    body["messages"][0]["content"].append(image)
+    assert not below_minimum(body, 1024)
+    assert not below_minimum({"messages": [], "tools": TOOLS}, 10**9)
 
 
 def test_client_breakpoints_are_kept_and_count_towards_four():
