@@ -258,7 +258,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--warmup",
         type=int,
-        help="seconds before memory counts as warm (default: 60, or a quarter "
+        help="seconds before memory counts as warm (default: 120, or a quarter "
         "of a shorter run)",
     )
     parser.add_argument("--connections", type=int, default=32)
@@ -273,7 +273,10 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
 
     if args.warmup is None:
-        args.warmup = min(60, args.duration // 4)
+        # Warm means every bounded structure is full: the rate limiter's
+        # sliding log holds a minute of requests, and the token memo and the
+        # response cache fill within the next.
+        args.warmup = min(120, args.duration // 4)
     if args.warmup < MEDIAN_WINDOW_S:
         parser.error(f"--warmup must be at least {MEDIAN_WINDOW_S}s")
     if args.duration < args.warmup + MEDIAN_WINDOW_S:
