@@ -152,3 +152,24 @@ def test_prune_records_deletes_only_older_records(capsys) -> None:
 
     assert list(RequestRecord.objects.values_list("request_id", flat=True)) == ["new"]
     assert "Deleted 1 request records" in capsys.readouterr().out
+
+
+def test_written_rows_match_what_bulk_create_writes() -> None:
+    client = make_client()
+    usage = Usage(input_tokens=100, output_tokens=20, cache_write_5m_tokens=7)
+    fields = [
+        record_for(client, usage=usage, attempts=["anthropic:error", "ollama:ok"]),
+        record_for(client, status=429, cost_avoided_nanos=-1234, fallback=True),
+    ]
+    RequestRecord.objects.bulk_create([build_record(f) for f in fields])
+    expected = list(RequestRecord.objects.order_by("id").values())
+    RequestRecord.objects.all().delete()
+
+    writer = RecordWriter()
+    for record in fields:
+        writer.add(record)
+    writer.flush_now()
+
+    written = list(RequestRecord.objects.order_by("id").values())
+    strip = [{k: v for k, v in row.items() if k != "id"} for row in written]
+    assert strip == [{k: v for k, v in row.items() if k != "id"} for row in expected]
