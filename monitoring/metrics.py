@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from gateway.services.exchange import Exchange
 from gateway.services.pricing import Usage
@@ -66,6 +67,9 @@ def bucket_index(latency_ms: float) -> int:
     return bisect.bisect_left(LATENCY_BOUNDS_MS, latency_ms)
 
 
+# Every settled request names the same few series again; typed, so that 1
+# and True, which render differently, are never confused.
+@lru_cache(maxsize=4096, typed=True)
 def labelled(family: str, *values: object) -> str:
     return SEP.join([family, *(str(v).replace(SEP, "_") or "none" for v in values)])
 
