@@ -157,16 +157,22 @@ def below_minimum(body: dict, min_tokens: int) -> bool:
     bound = 0
     for content in _contents(body):
         bound += MESSAGE_OVERHEAD_TOKENS
+        if isinstance(content, str):
+            bound += _token_bound(content)
         for block in content if isinstance(content, list) else ():
             if not isinstance(block, dict):
                 continue
             text = block.get("text")
             if block.get("type") != "text" or not isinstance(text, str):
                 return False
-            bound += len(text) if text.isascii() else 4 * len(text)
+            bound += _token_bound(text)
         if bound >= min_tokens:
             return False
     return True
+
+
+def _token_bound(text: str) -> int:
+    return len(text) if text.isascii() else 4 * len(text)
 
 
 def _contents(body: dict) -> Iterator[object]:

@@ -138,6 +138,14 @@ def test_the_quick_bound_never_claims_a_prompt_is_shorter_than_it_is(words):
             assert total < minimum
 
 
+def test_the_quick_bound_counts_plain_string_contents():
+    long_text = "cache me " * 400
+    assert not below_minimum({"system": long_text, "messages": []}, 1024)
+    body = {"messages": [{"role": "user", "content": long_text}]}
+    assert not below_minimum(body, 1024)
+    assert below_minimum({"messages": [{"role": "user", "content": "Hi."}]}, 1024)
+
+
 def test_a_short_chat_turn_skips_the_count_and_other_blocks_do_not():
     body = {"messages": [{"role": "user", "content": [text("Hello there.")]}]}
     assert below_minimum(body, 1024)
@@ -259,7 +267,7 @@ def test_every_later_turn_reads_all_but_its_new_messages_from_the_cache():
 def test_turns_adding_more_than_twenty_blocks_still_read_the_previous_turn():
     usages = run_conversation(4, blocks_per_turn=12)
 
-    for (total, usage), (previous_total, _) in zip(usages[1:], usages, strict=False):
+    for (_total, usage), (previous_total, _) in zip(usages[1:], usages, strict=False):
         assert usage.cache_read == previous_total
 
 
