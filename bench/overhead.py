@@ -206,8 +206,10 @@ def _duration_ms(text: str) -> float:
 def parse_wrk(output: str) -> Figures:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     requests = int(re.search(r"(\d+) requests in", output).group(1))
-    p50 = _duration_ms(re.search(r"50%\s+(\S+)", output).group(1))
-    p99 = _duration_ms(re.search(r"99%\s+(\S+)", output).group(1))
+    # Anchored to the line: a thread-stats column such as "87.50%" must not
+    # pass for the 50th percentile.
+    p50 = _duration_ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))
+    p99 = _duration_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
