@@ -323,16 +323,16 @@ def measure_case(
 # -- the targets -------------------------------------------------------------
 
 
-def start_targets(names: list[str], standin, args) -> Iterator[Target]:
+def start_targets(names: list[str], standin, workdir: Path, args) -> Iterator[Target]:
     """Each gateway in turn, so that only one runs on the server core."""
     for name in names:
         if name == "tokensgate":
-            gateway = start_tokensgate(args.workdir, standin, args.server)
+            gateway = start_tokensgate(workdir, standin, args.server)
             loads = tokensgate_loads(gateway.url, gateway.key)
             target = Target(name, gateway.process.pid, loads, gateway.stop)
         else:
             started = competitors.COMPETITORS[name](
-                args.workdir,
+                workdir,
                 standin.url,
                 core=SERVER_CORE,
                 install_dir=args.competitors_dir,
@@ -345,13 +345,16 @@ def start_targets(names: list[str], standin, args) -> Iterator[Target]:
 
 
 def run_latency(latency: int, args) -> Iterator[Row]:
-    standin = start_standin(args.workdir, latency)
+    # A fresh folder per upstream: each gateway gets a new database and key.
+    workdir = args.workdir / f"upstream-{latency}ms"
+    workdir.mkdir()
+    standin = start_standin(workdir, latency)
     try:
         direct = {
             False: direct_load(standin.url, stream=False),
             True: direct_load(standin.url, stream=True),
         }
-        for target in start_targets(args.targets, standin, args):
+        for target in start_targets(args.targets, standin, workdir, args):
             cases = [case for case in args.cases if case in target.loads]
             for case in cases:
                 load = target.loads[case]
