@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+# (label, how the figure is read from the rows, goal as printed)
 GOALS = [
-    # (label, how the figure is read from the rows, goal as printed)
-    ("added latency, non-streaming, 1 client, instant upstream (p50 / p99)", "added_1", "≤ 1.0 / ≤ 3 ms"),
+    (
+        "added latency, non-streaming, 1 client, instant upstream (p50 / p99)",
+        "added_1",
+        "≤ 1.0 / ≤ 3 ms",
+    ),
     ("added latency at 64 clients, 100 ms upstream (p50)", "added_64_slow", "≤ 3 ms"),
     ("most requests per second on one core", "max_rps", "≥ 1,000"),
     ("added time to first text, streaming, 1 client (p50)", "ttft_1", "≤ 2 ms"),
@@ -12,7 +16,7 @@ GOALS = [
     ("20-chunk streams per second on one core", "max_streams", "≥ 600"),
     ("memory of one worker under load (peak RSS)", "peak_rss", "≤ 120 MB"),
     ("cache hit, end to end (p50)", "cache_hit", "≤ 1 ms"),
-]  # fmt: skip
+]
 
 
 def _added(row, attribute: str) -> float | None:

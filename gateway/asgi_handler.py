@@ -102,9 +102,8 @@ def _prepare_connections() -> None:
     close_old_connections()
 
 
-async def _request_started(sender, scope=None, **kwargs) -> None:
-    if scope is not None and is_api_path(scope.get("path", "")):
-        return
+async def _request_started(sender, **kwargs) -> None:
+    # Only pages reach this (API requests send no signal): one hop, not two.
     await sync_to_async(_prepare_connections)()
 
 

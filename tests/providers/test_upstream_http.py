@@ -1,4 +1,4 @@
-"""The upstream HTTP pool: proxies, timeouts and refused connections, on real sockets."""
+"""The upstream HTTP pool: proxies, timeouts and refusals, on real sockets."""
 
 from __future__ import annotations
 
@@ -26,19 +26,23 @@ def test_a_proxy_from_the_environment_is_used_unless_no_proxy_exempts_the_host(
     assert http._proxy_for("http://api.anthropic.com/v1/messages") is None
 
 
+async def post(http: UpstreamHTTP, port: int, *, read_timeout: float):
+    return await http.post(
+        f"http://127.0.0.1:{port}/v1/messages",
+        body=b"{}",
+        headers={},
+        params=None,
+        read_timeout=read_timeout,
+    )
+
+
 async def test_an_upstream_that_never_answers_is_a_timeout():
     silent = socket.create_server(("127.0.0.1", 0))
     port = silent.getsockname()[1]
     http = UpstreamHTTP(connect_timeout=1)
     try:
         with pytest.raises(UpstreamTimeout):
-            await http.post(
-                f"http://127.0.0.1:{port}/v1/messages",
-                body=b"{}",
-                headers={},
-                params=None,
-                read_timeout=0.2,
-            )
+            await post(http, port, read_timeout=0.2)
     finally:
         await http.aclose()
         silent.close()
@@ -48,13 +52,7 @@ async def test_a_refused_connection_is_unavailable():
     http = UpstreamHTTP(connect_timeout=1)
     try:
         with pytest.raises(UpstreamUnavailable):
-            await http.post(
-                f"http://127.0.0.1:{free_port()}/v1/messages",
-                body=b"{}",
-                headers={},
-                params=None,
-                read_timeout=1,
-            )
+            await post(http, free_port(), read_timeout=1)
     finally:
         await http.aclose()
 
@@ -70,13 +68,7 @@ async def test_a_body_cut_short_is_unavailable():
     port = server.sockets[0].getsockname()[1]
     http = UpstreamHTTP(connect_timeout=1)
     try:
-        response = await http.post(
-            f"http://127.0.0.1:{port}/v1/messages",
-            body=b"{}",
-            headers={},
-            params=None,
-            read_timeout=1,
-        )
+        response = await post(http, port, read_timeout=1)
         with pytest.raises(UpstreamUnavailable):
             await read_body(response)
     finally:
